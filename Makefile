@@ -1,0 +1,35 @@
+# The quick start is `make demo` and `make test`; both build .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@test -x $(BIN)/review-bot && test -x $(BIN)/ast-grep
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/review-bot check --root examples --diff examples/nova-regression.diff --fail-on off
+
+test: install
+	$(BIN)/ast-grep test --skip-snapshot-tests=false
+	$(BIN)/review-bot rules test
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+
+bench: install
+	$(BIN)/python bench/hunk_vs_cli.py
+	$(BIN)/python bench/many_files_vs_cli.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
