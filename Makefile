@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/review-bot check --root examples --diff examples/nova-regression.diff --fail-on off
 
 test: install
-	$(BIN)/ast-grep test --skip-snapshot-tests=false
+	$(BIN)/ast-grep test
 	$(BIN)/review-bot rules test
 	$(BIN)/pytest -q
 

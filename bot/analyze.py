@@ -1,0 +1,95 @@
+"""Run compiled rules on one changed file and turn matches into Findings. Pure: no I/O."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from ast_grep_py import SgNode, SgRoot
+
+from bot.fix_template import interpolate_message, render_fix
+from bot.matching import RuleMatcher, match_rules, regions_from_lines
+from bot.model import ChangedFile, Finding, Pos, Severity, SourceFile, Span
+from bot.rules import LANGUAGE_EXTENSIONS, CompiledRule
+from bot.suggestion import build_fix
+
+
+class FilterMode(enum.StrEnum):
+    """Which findings to keep, named as reviewdog names its filter modes."""
+
+    added = "added"  # the finding touches an added line
+    diff_context = "diff_context"  # it touches a hunk
+    file = "file"  # it is in a changed file
+    nofilter = "nofilter"  # everything
+
+
+def interest_lines(change: ChangedFile, mode: FilterMode) -> frozenset[int] | None:
+    """Lines a finding must touch to be kept; None means the whole file."""
+    if mode in (FilterMode.file, FilterMode.nofilter) or change.whole_file:
+        return None
+    if mode is FilterMode.added:
+        return change.added_lines
+    return frozenset(n for h in change.hunks for n in range(h.start, h.end + 1))
+
+
+def language_of(path: str) -> str | None:
+    for language, extensions in LANGUAGE_EXTENSIONS.items():
+        if path.endswith(extensions):
+            return language
+    return None
+
+
+def _span(node: SgNode) -> Span:
+    rng = node.range()
+    return Span(
+        Pos(rng.start.line + 1, rng.start.column, rng.start.index),
+        Pos(rng.end.line + 1, rng.end.column, rng.end.index),
+    )
+
+
+class Analyzer:
+    """Holds the compiled rules of one process; analyses one file at a time."""
+
+    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+        self.matchers = [RuleMatcher(r) for r in rules if r.severity is not Severity.off]
+
+    def analyze(self, source: SourceFile, mode: FilterMode = FilterMode.added) -> list[Finding]:
+        path = source.path
+        language = language_of(path)
+        matchers = [
+            m for m in self.matchers if m.rule.language == language and m.rule.applies_to(path)
+        ]
+        lines = interest_lines(source.change, mode)
+        if not matchers or (lines is not None and not lines):
+            return []
+        root = SgRoot(source.text, language).root()
+        regions = None if lines is None else regions_from_lines(lines)
+        findings = [
+            self._finding(m.rule, node, source)
+            for m, node in match_rules(root, matchers, regions)
+        ]
+        if lines is not None:
+            findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]
+        # Outer matches first, as the CLI's pre-order traversal reports them.
+        findings.sort(key=lambda f: (f.span.start.offset, -f.span.end.offset, f.rule_id))
+        return findings
+
+    def _finding(self, rule: CompiledRule, node: SgNode, source: SourceFile) -> Finding:
+        span = _span(node)
+        fix = None
+        if rule.fix is not None:
+            edit = render_fix(node, rule.fix, source.text, rule.transformed)
+            fix = build_fix(source.text, [edit], span.lines)
+        return Finding(
+            rule_id=rule.id,
+            severity=rule.severity,
+            message=interpolate_message(rule.message, node, rule.transformed),
+            path=source.path,
+            span=span,
+            matched=node.text(),
+            pack=rule.pack,
+            note=rule.note,
+            url=rule.url,
+            fix=fix,
+            metadata=rule.metadata,
+        )

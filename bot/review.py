@@ -1,0 +1,91 @@
+"""Findings -> what is worth saying: threshold, in-code suppressions, fingerprints. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.model import Finding, Severity
+
+# `# review-bot: ignore` or `# review-bot: ignore[rule-a, rule-b]`; the ast-grep CLI's own
+# `# ast-grep-ignore` / `# ast-grep-ignore: rule-a, rule-b` is honoured too, so a
+# suppression written for one tool silences the other.
+_SUPPRESS = re.compile(
+    r"#\s*(?:review-bot:\s*ignore(?:\[(?P<ours>[^\]]*)\])?"
+    r"|ast-grep-ignore(?::\s*(?P<sg>[\w\-, ]*))?)"
+)
+
+
+def _suppressed_ids(line: str) -> set[str] | None:
+    """Rule ids a line suppresses; an empty set means all rules; None means none."""
+    ids: set[str] | None = None
+    for m in _SUPPRESS.finditer(line):
+        listed = m.group("ours") if m.group("ours") is not None else m.group("sg")
+        names = {n.strip() for n in (listed or "").split(",") if n.strip()}
+        if not names:
+            return set()
+        ids = (ids or set()) | names
+    return ids
+
+
+def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
+    """A suppression on the finding's first line or the line above silences it."""
+    start = finding.span.start.line
+    for number in (start, start - 1):
+        if 1 <= number <= len(lines):
+            ids = _suppressed_ids(lines[number - 1])
+            if ids is not None and (not ids or finding.rule_id in ids):
+                return True
+    return False
+
+
+def _normalised(code: str) -> str:
+    return " ".join(code.split())
+
+
+def fingerprints(findings: Sequence[Finding]) -> list[str]:
+    """Stable per finding across revisions: rule, path and the matched code, not lines.
+
+    The same code matched twice in one file gets an occurrence number, so both are kept.
+    """
+    seen: Counter[str] = Counter()
+    out = []
+    for f in findings:
+        base = hashlib.sha256(
+            "\0".join((f.rule_id, f.path, _normalised(f.matched))).encode()
+        ).hexdigest()[:16]
+        seen[base] += 1
+        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return out
+
+
+@dataclass(frozen=True)
+class Selection:
+    shown: list[Finding]
+    below_threshold: int
+    suppressed: int
+
+
+def select(
+    findings: Sequence[Finding], sources: Mapping[str, str], min_severity: Severity
+) -> Selection:
+    """Drop what is below the threshold or suppressed in the code; sort the rest."""
+    split_cache: dict[str, list[str]] = {}
+    shown: list[Finding] = []
+    below = suppressed = 0
+    for f in findings:
+        if f.severity < min_severity or f.severity is Severity.off:
+            below += 1
+            continue
+        lines = split_cache.get(f.path)
+        if lines is None:
+            lines = split_cache[f.path] = sources.get(f.path, "").splitlines()
+        if is_suppressed(f, lines):
+            suppressed += 1
+            continue
+        shown.append(f)
+    shown.sort(key=lambda f: (f.path, f.span.start.offset, f.rule_id))
+    return Selection(shown, below, suppressed)

@@ -1,0 +1,366 @@
+"""Load and validate ast-grep rules in the CLI's own format, and compile them once.
+
+ast-grep-py only matches. Everything else the CLI does with a rule file (severity,
+message interpolation, fix templates, file globs, global utils, validation) is ours,
+with the CLI's semantics. A bad rule is rejected at load with file, line, rule id and key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ast_grep_py import SgRoot
+
+from bot.fix_template import FixSpec
+from bot.globs import GlobSet
+from bot.model import Severity
+from bot.yamlfile import LineDict, YamlError, line_of, plain, read_documents
+
+RULE_KEYS = frozenset(
+    {
+        "id",
+        "language",
+        "severity",
+        "message",
+        "note",
+        "url",
+        "metadata",
+        "rule",
+        "constraints",
+        "utils",
+        "transform",
+        "fix",
+        "files",
+        "ignores",
+    }
+)
+UTIL_KEYS = frozenset({"id", "language", "rule", "utils", "constraints"})
+SGCONFIG_KEYS = frozenset(
+    {"ruleDirs", "utilDirs", "testConfigs", "languageGlobs", "customLanguages", "languageInjections"}
+)
+
+# File extensions per language, as the CLI assigns them (only what test files use).
+LANGUAGE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "python": (".py", ".py3", ".pyi", ".bzl"),
+}
+# ast-grep replaces `$` in patterns with this character before parsing Python.
+_EXPANDO = {"python": "µ"}
+_METAVAR = re.compile(r"\$\$?\$?([A-Z_][A-Z0-9_]*)")
+
+
+class RuleError(YamlError):
+    """A rule that cannot be used. Names file, line, rule id and key."""
+
+    def __init__(
+        self, path: Path | str, line: int | None, rule_id: str | None, key: str, message: str
+    ) -> None:
+        rid = f"rule {rule_id!r}" if rule_id else "rule"
+        super().__init__(path, line, f"{rid}, key '{key}': {message}")
+        self.rule_id = rule_id
+        self.key = key
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    language: str
+    severity: Severity
+    message: str
+    config: dict[str, Any]  # the ast-grep-py Config: rule, constraints, utils, transform
+    source: str
+    pack: str = ""
+    note: str | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    fix: FixSpec | None = None
+    files: GlobSet = field(default_factory=lambda: GlobSet(()))
+    ignores: GlobSet = field(default_factory=lambda: GlobSet(()))
+
+    @property
+    def transformed(self) -> frozenset[str]:
+        return frozenset(self.config.get("transform") or ())
+
+    @property
+    def summary(self) -> str:
+        """One line saying what the rule finds."""
+        text = self.metadata.get("summary") or self.message or self.note or ""
+        return " ".join(str(text).split())
+
+    def applies_to(self, path: str) -> bool:
+        """The CLI's `files`/`ignores` semantics, plus the language's file extensions."""
+        exts = LANGUAGE_EXTENSIONS.get(self.language)
+        if exts is not None and not path.endswith(exts):
+            return False
+        if self.files and not self.files.matches(path):
+            return False
+        return not (self.ignores and self.ignores.matches(path))
+
+    def with_severity(self, severity: Severity) -> CompiledRule:
+        return CompiledRule(**{**self.__dict__, "severity": severity})
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What `sgconfig.yml` says, with directories resolved."""
+
+    root: Path
+    rule_dirs: tuple[Path, ...]
+    util_dirs: tuple[Path, ...]
+    test_dirs: tuple[tuple[Path, Path], ...]  # (testDir, snapshotDir)
+
+
+def read_sgconfig(path: Path) -> ProjectConfig:
+    docs = read_documents(path)
+    data = docs[0] if docs else LineDict()
+    if not isinstance(data, dict):
+        raise YamlError(path, 1, "expected a mapping at the top level")
+    for key in data:
+        if key not in SGCONFIG_KEYS:
+            raise YamlError(path, line_of(data, [key]), f"unknown key '{key}'")
+    root = path.parent
+
+    def dirs(key: str) -> tuple[Path, ...]:
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise YamlError(path, line_of(data, [key]), f"'{key}' must be a list of paths")
+        return tuple(root / v for v in value)
+
+    tests = []
+    for i, tc in enumerate(data.get("testConfigs") or []):
+        if not isinstance(tc, dict) or "testDir" not in tc:
+            raise YamlError(path, line_of(data, ["testConfigs", i]), "testConfigs entry needs testDir")
+        test_dir = root / tc["testDir"]
+        tests.append((test_dir, test_dir / "__snapshots__" if "snapshotDir" not in tc
+                      else root / tc["snapshotDir"]))
+    return ProjectConfig(root, dirs("ruleDirs"), dirs("utilDirs"), tuple(tests))
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise YamlError(directory, None, "rule directory does not exist")
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+
+
+@cache
+def _language_ok(language: str) -> bool:
+    try:
+        SgRoot("", language)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # ast-grep-py panics (a BaseException) on unknown languages
+        return False
+    return True
+
+
+def canonical_language(language: str) -> str:
+    lang = language.lower()
+    return {"py": "python", "python3": "python"}.get(lang, lang)
+
+
+def _walk_rule(rule: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) pair of a rule tree, relational and composite rules included."""
+    if isinstance(rule, dict):
+        for key, value in rule.items():
+            yield key, value
+            yield from _walk_rule(value)
+    elif isinstance(rule, list):
+        for item in rule:
+            yield from _walk_rule(item)
+
+
+def _patterns(rule: Any) -> Iterator[str]:
+    for key, value in _walk_rule(rule):
+        if key == "pattern":
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, dict) and isinstance(value.get("context"), str):
+                yield value["context"]
+        elif key == "expandStart" or key == "expandEnd":
+            yield from _patterns(value)
+
+
+def _check_patterns(rule: Any, language: str, fail: Any) -> None:
+    expando = _EXPANDO.get(language)
+    if expando is None:
+        return
+    for pattern in _patterns(rule):
+        tree = SgRoot(pattern.replace("$", expando), language).root()
+        if tree.find(kind="ERROR") is not None:
+            fail("rule", f"pattern does not parse as {language}: {pattern!r}")
+
+
+def _captured(config: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for part in (config.get("rule"), config.get("utils")):
+        for pattern in _patterns(part):
+            names.update(m for m in _METAVAR.findall(pattern) if not m.startswith("_"))
+    names.update(config.get("transform") or ())
+    return names
+
+
+def _referenced_utils(rule: Any) -> set[str]:
+    return {v for k, v in _walk_rule(rule) if k == "matches" and isinstance(v, str)}
+
+
+@dataclass(frozen=True)
+class GlobalUtil:
+    id: str
+    language: str
+    rule: dict[str, Any]
+
+
+def load_utils(dirs: Iterable[Path]) -> dict[tuple[str, str], GlobalUtil]:
+    utils: dict[tuple[str, str], GlobalUtil] = {}
+    for directory in dirs:
+        for path in _yaml_files(directory):
+            for doc in read_documents(path):
+                uid = doc.get("id") if isinstance(doc, dict) else None
+                if not isinstance(doc, dict) or not isinstance(uid, str):
+                    raise RuleError(path, getattr(doc, "line", 1), None, "id", "util needs an id")
+                for key in doc:
+                    if key not in UTIL_KEYS:
+                        raise RuleError(path, line_of(doc, [key]), uid, key, "unknown key")
+                lang = canonical_language(str(doc.get("language", "")))
+                utils[(lang, uid)] = GlobalUtil(uid, lang, plain(doc["rule"]))
+    return utils
+
+
+def _merge_utils(
+    config: dict[str, Any], global_utils: dict[tuple[str, str], GlobalUtil], language: str
+) -> None:
+    """ast-grep-py knows only local utils: copy in the global ones the rule reaches."""
+    local = config.setdefault("utils", {})
+    pending = _referenced_utils(config)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in local:
+            pending |= _referenced_utils(local[name])
+        elif (language, name) in global_utils:
+            local[name] = global_utils[(language, name)].rule
+            pending |= _referenced_utils(local[name])
+    if not local:
+        del config["utils"]
+
+
+def compile_rule(
+    doc: Any,
+    path: Path,
+    pack: str,
+    global_utils: dict[tuple[str, str], GlobalUtil],
+) -> CompiledRule:
+    rule_id = doc.get("id") if isinstance(doc, dict) else None
+
+    def fail(key: str, message: str) -> None:
+        line = line_of(doc, [key]) if isinstance(doc, dict) else None
+        raise RuleError(path, line, rule_id if isinstance(rule_id, str) else None, key, message)
+
+    if not isinstance(doc, dict):
+        raise RuleError(path, None, None, "id", "a rule must be a YAML mapping")
+    for key in doc:
+        if key not in RULE_KEYS:
+            fail(str(key), "unknown key")
+    for key in ("id", "language", "rule"):
+        if key not in doc:
+            fail(key, "missing required key")
+    if not isinstance(rule_id, str) or not rule_id:
+        fail("id", "must be a non-empty string")
+    language = canonical_language(str(doc["language"]))
+    if not _language_ok(language):
+        fail("language", f"unknown language {doc['language']!r}")
+    try:
+        severity = Severity.parse(str(doc.get("severity", "hint")))
+    except ValueError as exc:
+        fail("severity", str(exc))
+    for key in ("message", "note", "url"):
+        if key in doc and not isinstance(doc[key], str):
+            fail(key, "must be a string")
+    if not isinstance(doc.get("metadata", {}), dict):
+        fail("metadata", "must be a mapping")
+
+    config: dict[str, Any] = {"rule": plain(doc["rule"])}
+    for key in ("constraints", "utils", "transform"):
+        if key in doc:
+            if not isinstance(doc[key], dict):
+                fail(key, "must be a mapping")
+            config[key] = plain(doc[key])
+    _merge_utils(config, global_utils, language)
+    _check_patterns(config["rule"], language, fail)
+    for util in (config.get("utils") or {}).values():
+        _check_patterns(util, language, fail)
+    try:
+        SgRoot("", language).root().find(config)  # ast-grep-py validates the rule body here
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        fail("rule", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    fix = None
+    if "fix" in doc:
+        try:
+            fix = FixSpec.parse(plain(doc["fix"]))
+        except ValueError as exc:
+            fail("fix", str(exc))
+        assert fix is not None
+        unknown = sorted(fix.variables() - _captured(config))
+        if unknown:
+            fail("fix", "uses metavariables never captured by the rule: " + ", ".join(
+                f"${v}" for v in unknown))
+
+    globs: dict[str, GlobSet] = {}
+    for key in ("files", "ignores"):
+        value = doc.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+            fail(key, "must be a list of glob strings")
+        try:
+            globs[key] = GlobSet(value)
+        except ValueError as exc:
+            fail(key, str(exc))
+
+    return CompiledRule(
+        id=rule_id,
+        language=language,
+        severity=severity,
+        message=doc.get("message", ""),
+        note=doc.get("note"),
+        url=doc.get("url"),
+        metadata=plain(doc.get("metadata") or {}),
+        config=config,
+        fix=fix,
+        files=globs["files"],
+        ignores=globs["ignores"],
+        pack=pack,
+        source=str(path),
+    )
+
+
+def load_rule_dirs(
+    dirs: Sequence[Path], global_utils: dict[tuple[str, str], GlobalUtil]
+) -> list[CompiledRule]:
+    rules: list[CompiledRule] = []
+    seen: dict[str, str] = {}
+    for directory in dirs:
+        for path in _yaml_files(directory):
+            for doc in read_documents(path):
+                rule = compile_rule(doc, path, directory.name, global_utils)
+                if rule.id in seen:
+                    raise RuleError(path, line_of(doc, ["id"]), rule.id, "id",
+                                    f"duplicate rule id (also in {seen[rule.id]})")
+                seen[rule.id] = str(path)
+                rules.append(rule)
+    return rules
+
+
+def load_project(sgconfig: Path, extra_dirs: Sequence[Path] = ()) -> list[CompiledRule]:
+    """Every rule an `ast-grep scan` with this sgconfig.yml would run, plus extra dirs."""
+    project = read_sgconfig(sgconfig)
+    utils = load_utils(project.util_dirs)
+    return load_rule_dirs([*project.rule_dirs, *extra_dirs], utils)
