@@ -65,8 +65,7 @@ class Analyzer:
         root = SgRoot(source.text, language).root()
         regions = None if lines is None else regions_from_lines(lines)
         findings = [
-            self._finding(m.rule, node, source)
-            for m, node in match_rules(root, matchers, regions)
+            self._finding(m.rule, node, source) for m, node in match_rules(root, matchers, regions)
         ]
         if lines is not None:
             findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]

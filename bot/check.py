@@ -27,9 +27,7 @@ class CheckResult:
     suppressed: int
 
 
-def load_sources(
-    change: Change, config: Config
-) -> tuple[list[SourceFile], list[Problem]]:
+def load_sources(change: Change, config: Config) -> tuple[list[SourceFile], list[Problem]]:
     """The test files of a change with their new text; everything skipped is reported."""
     tests = GlobSet(config.test_files.globs)
     limit = config.limits.max_files
@@ -37,8 +35,13 @@ def load_sources(
     problems: list[Problem] = []
     candidates = [f for f in change.files if tests.matches(f.path)]
     if len(candidates) > limit:
-        problems.append(Problem("", f"{len(candidates)} test files changed; only the first "
-                                    f"{limit} are analysed (limits.max_files)"))
+        problems.append(
+            Problem(
+                "",
+                f"{len(candidates)} test files changed; only the first "
+                f"{limit} are analysed (limits.max_files)",
+            )
+        )
         candidates = candidates[:limit]
     for changed in candidates:
         if changed.status is FileStatus.deleted:

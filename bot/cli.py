@@ -40,7 +40,10 @@ def _severity(value: str) -> Severity:
 
 def _add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", "-c", type=Path, metavar="FILE",
+        "--config",
+        "-c",
+        type=Path,
+        metavar="FILE",
         help="team configuration YAML (default: embedded defaults; see config.example.yaml)",
     )
 
@@ -59,52 +62,97 @@ def build_parser() -> argparse.ArgumentParser:
         description="Review a change exactly as the bot would. Give one of --diff, --git "
         "or PATHs. Only test files (config test_files.globs) are analysed.",
     )
-    check.add_argument("paths", nargs="*", metavar="PATH",
-                       help="whole files or directories to analyse, like `ast-grep scan`")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="whole files or directories to analyse, like `ast-grep scan`",
+    )
     source = check.add_mutually_exclusive_group()
-    source.add_argument("--diff", metavar="FILE",
-                        help="unified diff (git or plain); '-' reads standard input")
-    source.add_argument("--git", metavar="A..B",
-                        help="review the git range A..B; contents come from git, not the tree")
-    check.add_argument("--root", type=Path, default=Path("."), metavar="DIR",
-                       help="repository root: new file contents and relative paths (default: .)")
+    source.add_argument(
+        "--diff", metavar="FILE", help="unified diff (git or plain); '-' reads standard input"
+    )
+    source.add_argument(
+        "--git",
+        metavar="A..B",
+        help="review the git range A..B; contents come from git, not the tree",
+    )
+    check.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="repository root: new file contents and relative paths (default: .)",
+    )
     _add_config_arg(check)
-    check.add_argument("--format", "-f", choices=sorted(FORMATS), default="text",
-                       help="output format (default: text)")
-    check.add_argument("--filter-mode", choices=[m.value for m in FilterMode],
-                       help="which findings to keep, as reviewdog names it (default: added)")
-    check.add_argument("--min-severity", type=_severity, metavar="LEVEL",
-                       help=f"lowest severity shown: {', '.join(SEVERITIES)} (default: warning, "
-                       "what the bot posts)")
-    check.add_argument("--fail-on", default="error", metavar="LEVEL",
-                       help="exit 1 when a shown finding is at least this severe; "
-                       "'off' never fails (default: error)")
-    check.add_argument("--jobs", "-j", type=int, metavar="N",
-                       help="worker processes for many files (default: CPU count)")
+    check.add_argument(
+        "--format",
+        "-f",
+        choices=sorted(FORMATS),
+        default="text",
+        help="output format (default: text)",
+    )
+    check.add_argument(
+        "--filter-mode",
+        choices=[m.value for m in FilterMode],
+        help="which findings to keep, as reviewdog names it (default: added)",
+    )
+    check.add_argument(
+        "--min-severity",
+        type=_severity,
+        metavar="LEVEL",
+        help=f"lowest severity shown: {', '.join(SEVERITIES)} (default: warning, "
+        "what the bot posts)",
+    )
+    check.add_argument(
+        "--fail-on",
+        default="error",
+        metavar="LEVEL",
+        help="exit 1 when a shown finding is at least this severe; "
+        "'off' never fails (default: error)",
+    )
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="worker processes for many files (default: CPU count)",
+    )
     check.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     check.set_defaults(run=cmd_check)
 
-    rules = commands.add_parser("rules", help="list or test the configured rules",
-                                description="Inspect and test the configured rules.")
+    rules = commands.add_parser(
+        "rules",
+        help="list or test the configured rules",
+        description="Inspect and test the configured rules.",
+    )
     rules_cmds = rules.add_subparsers(dest="rules_command", metavar="COMMAND", required=True)
-    rules_list = rules_cmds.add_parser("list", help="id, severity, pack and summary of each rule",
-                                       description="Print every configured rule.")
+    rules_list = rules_cmds.add_parser(
+        "list",
+        help="id, severity, pack and summary of each rule",
+        description="Print every configured rule.",
+    )
     _add_config_arg(rules_list)
     rules_list.set_defaults(run=cmd_rules_list)
     rules_test = rules_cmds.add_parser(
-        "test", help="run the rule tests (valid/invalid cases and fix snapshots)",
+        "test",
+        help="run the rule tests (valid/invalid cases and fix snapshots)",
         description="Run ast-grep rule tests (testConfigs of sgconfig.yml) through "
-        "review-bot's engine, including the `fixed:` snapshots.")
+        "review-bot's engine, including the `fixed:` snapshots.",
+    )
     _add_config_arg(rules_test)
     rules_test.add_argument("--filter", metavar="TEXT", help="only rule ids containing TEXT")
     rules_test.set_defaults(run=cmd_rules_test)
 
-    config = commands.add_parser("config", help="validate a configuration file",
-                                 description="Configuration tools.")
+    config = commands.add_parser(
+        "config", help="validate a configuration file", description="Configuration tools."
+    )
     config_cmds = config.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
     config_check = config_cmds.add_parser(
-        "check", help="validate FILE and name each bad key by its path",
-        description="Validate a configuration file, including the rules it selects.")
+        "check",
+        help="validate FILE and name each bad key by its path",
+        description="Validate a configuration file, including the rules it selects.",
+    )
     config_check.add_argument("file", type=Path, metavar="FILE")
     config_check.set_defaults(run=cmd_config_check)
     return parser
@@ -118,6 +166,7 @@ def _progress(enabled: bool) -> Callable[[int, int], None] | None:
         if total >= 20 and (done == total or done % 10 == 0):
             end = "\n" if done == total else ""
             print(f"\ranalysed {done}/{total} files", end=end, file=sys.stderr, flush=True)
+
     return show
 
 
@@ -157,7 +206,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     change = _change(args)
     mode = FilterMode(args.filter_mode) if args.filter_mode else None
     result: CheckResult = run_check(
-        change, rules, config, mode=mode, min_severity=args.min_severity, jobs=args.jobs,
+        change,
+        rules,
+        config,
+        mode=mode,
+        min_severity=args.min_severity,
+        jobs=args.jobs,
         progress=_progress(sys.stderr.isatty()),
     )
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())

@@ -57,16 +57,23 @@ def _strip_prefix(path: str | None) -> str | None:
     return path
 
 
+def _git_says_renamed(pf: unidiff.PatchedFile) -> bool:
+    # unidiff calls any change of name a rename; plain diffs often name the old file
+    # x.orig, so trust only git's own header.
+    info = pf.patch_info or []
+    return any(str(line).startswith("rename from ") for line in info)
+
+
 def _changed_file(pf: unidiff.PatchedFile) -> ChangedFile:
     path = _strip_prefix(pf.target_file) or _strip_prefix(pf.source_file) or pf.path
     old_path = _strip_prefix(pf.source_file)
-    if pf.is_binary_file:
-        status = FileStatus.binary
+    if pf.is_binary_file or pf.is_symlink or pf.is_submodule:
+        status = FileStatus.binary  # no text of ours to review
     elif pf.is_removed_file:
         status = FileStatus.deleted
     elif pf.is_added_file:
         status = FileStatus.added
-    elif pf.is_rename or (old_path is not None and old_path != path):
+    elif _git_says_renamed(pf):
         status = FileStatus.renamed
     else:
         status = FileStatus.modified
@@ -83,7 +90,7 @@ def _changed_file(pf: unidiff.PatchedFile) -> ChangedFile:
     return ChangedFile(
         path=path,
         status=status,
-        old_path=old_path if old_path != path else None,
+        old_path=old_path if status is FileStatus.renamed else None,
         added_lines=frozenset(added),
         hunks=tuple(hunks),
         whole_file=status is FileStatus.added,

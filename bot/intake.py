@@ -33,8 +33,11 @@ def _working_tree_reader(root: Path) -> Reader:
         try:
             return (root / path).read_bytes()
         except OSError as exc:
-            raise IntakeError(f"{root / path}: cannot read the new contents "
-                              f"({exc.strerror}); use --root to say where the tree is") from None
+            raise IntakeError(
+                f"{root / path}: cannot read the new contents "
+                f"({exc.strerror}); use --root to say where the tree is"
+            ) from None
+
     return read
 
 
@@ -73,8 +76,9 @@ def _git_blob_reader(root: Path, rev: str, paths: Iterable[str]) -> Reader:
     wanted = list(paths)
     cache: dict[str, bytes] = {}
     if wanted:
-        out = _git(root, "cat-file", "--batch", stdin="".join(
-            f"{rev}:{p}\n" for p in wanted).encode())
+        out = _git(
+            root, "cat-file", "--batch", stdin="".join(f"{rev}:{p}\n" for p in wanted).encode()
+        )
         pos = 0
         for path in wanted:
             end = out.index(b"\n", pos)
@@ -89,6 +93,7 @@ def _git_blob_reader(root: Path, rev: str, paths: Iterable[str]) -> Reader:
         if path not in cache:
             raise IntakeError(f"{rev}:{path} is not in git")
         return cache[path]
+
     return read
 
 

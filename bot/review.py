@@ -87,5 +87,5 @@ def select(
             suppressed += 1
             continue
         shown.append(f)
-    shown.sort(key=lambda f: (f.path, f.span.start.offset, f.rule_id))
+    shown.sort(key=lambda f: (f.path, f.span.start.line, f.span.start.column, f.rule_id))
     return Selection(shown, below, suppressed)

@@ -41,7 +41,14 @@ RULE_KEYS = frozenset(
 )
 UTIL_KEYS = frozenset({"id", "language", "rule", "utils", "constraints"})
 SGCONFIG_KEYS = frozenset(
-    {"ruleDirs", "utilDirs", "testConfigs", "languageGlobs", "customLanguages", "languageInjections"}
+    {
+        "ruleDirs",
+        "utilDirs",
+        "testConfigs",
+        "languageGlobs",
+        "customLanguages",
+        "languageInjections",
+    }
 )
 
 # File extensions per language, as the CLI assigns them (only what test files use).
@@ -133,10 +140,16 @@ def read_sgconfig(path: Path) -> ProjectConfig:
     tests = []
     for i, tc in enumerate(data.get("testConfigs") or []):
         if not isinstance(tc, dict) or "testDir" not in tc:
-            raise YamlError(path, line_of(data, ["testConfigs", i]), "testConfigs entry needs testDir")
+            raise YamlError(
+                path, line_of(data, ["testConfigs", i]), "testConfigs entry needs testDir"
+            )
         test_dir = root / tc["testDir"]
-        tests.append((test_dir, test_dir / "__snapshots__" if "snapshotDir" not in tc
-                      else root / tc["snapshotDir"]))
+        tests.append(
+            (
+                test_dir,
+                test_dir / "__snapshots__" if "snapshotDir" not in tc else root / tc["snapshotDir"],
+            )
+        )
     return ProjectConfig(root, dirs("ruleDirs"), dirs("utilDirs"), tuple(tests))
 
 
@@ -312,8 +325,11 @@ def compile_rule(
         assert fix is not None
         unknown = sorted(fix.variables() - _captured(config))
         if unknown:
-            fail("fix", "uses metavariables never captured by the rule: " + ", ".join(
-                f"${v}" for v in unknown))
+            fail(
+                "fix",
+                "uses metavariables never captured by the rule: "
+                + ", ".join(f"${v}" for v in unknown),
+            )
 
     globs: dict[str, GlobSet] = {}
     for key in ("files", "ignores"):
@@ -352,8 +368,13 @@ def load_rule_dirs(
             for doc in read_documents(path):
                 rule = compile_rule(doc, path, directory.name, global_utils)
                 if rule.id in seen:
-                    raise RuleError(path, line_of(doc, ["id"]), rule.id, "id",
-                                    f"duplicate rule id (also in {seen[rule.id]})")
+                    raise RuleError(
+                        path,
+                        line_of(doc, ["id"]),
+                        rule.id,
+                        "id",
+                        f"duplicate rule id (also in {seen[rule.id]})",
+                    )
                 seen[rule.id] = str(path)
                 rules.append(rule)
     return rules

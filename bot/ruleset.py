@@ -9,7 +9,9 @@ from bot.model import Severity
 from bot.rules import CompiledRule, load_project
 
 
-def configured_rules(config: Config, cwd: Path, config_path: Path | None = None) -> list[CompiledRule]:
+def configured_rules(
+    config: Config, cwd: Path, config_path: Path | None = None
+) -> list[CompiledRule]:
     sgconfig = find_sgconfig(config, cwd)
     rules = load_project(sgconfig, config.rules.extra_dirs)
     where = config_path or "configuration"
@@ -17,8 +19,12 @@ def configured_rules(config: Config, cwd: Path, config_path: Path | None = None)
         known = {r.pack for r in rules}
         unknown = sorted(set(config.rules.packs) - known)
         if unknown:
-            raise ConfigError(where, None, f"rules.packs: unknown pack(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                where,
+                None,
+                f"rules.packs: unknown pack(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})",
+            )
         rules = [r for r in rules if r.pack in config.rules.packs]
     by_id = {r.id for r in rules}
     for rule_id in config.rules.severity:
@@ -26,6 +32,7 @@ def configured_rules(config: Config, cwd: Path, config_path: Path | None = None)
             raise ConfigError(where, None, f"rules.severity.{rule_id}: no such rule")
     return [
         r.with_severity(Severity.parse(config.rules.severity[r.id]))
-        if r.id in config.rules.severity else r
+        if r.id in config.rules.severity
+        else r
         for r in rules
     ]

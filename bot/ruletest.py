@@ -54,14 +54,17 @@ def _snapshots(snapshot_dirs: Sequence[Path], rule_id: str) -> dict[str, dict[st
 
 def _check_snapshot(rule: CompiledRule, code: str, first: Finding, snap: dict[str, object]) -> str:
     labels = snap.get("labels") or []
-    primary = next((lb for lb in labels if isinstance(lb, dict)
-                    and lb.get("style") == "primary"), None)
+    primary = next(
+        (lb for lb in labels if isinstance(lb, dict) and lb.get("style") == "primary"), None
+    )
     if primary is not None:
         start = len(code[: first.span.start.offset].encode())
         end = len(code[: first.span.end.offset].encode())
         if (primary.get("start"), primary.get("end")) != (start, end):
-            return (f"matched bytes {start}..{end}, snapshot says "
-                    f"{primary.get('start')}..{primary.get('end')}")
+            return (
+                f"matched bytes {start}..{end}, snapshot says "
+                f"{primary.get('start')}..{primary.get('end')}"
+            )
     if "fixed" in snap:
         if first.fix is None:
             return "snapshot has `fixed:` but our engine produced no fix"
@@ -74,8 +77,9 @@ def _check_snapshot(rule: CompiledRule, code: str, first: Finding, snap: dict[st
 def test_files(project: ProjectConfig) -> Iterator[Path]:
     for test_dir, _snap in project.test_dirs:
         if test_dir.is_dir():
-            yield from sorted(p for p in test_dir.rglob("*.y*ml") if p.is_file()
-                              and _snap not in p.parents)
+            yield from sorted(
+                p for p in test_dir.rglob("*.y*ml") if p.is_file() and _snap not in p.parents
+            )
 
 
 def run_rule_tests(

@@ -7,8 +7,11 @@ from bot.model import ChangedFile, Problem, SourceFile
 
 def decode_source(change: ChangedFile, data: bytes, max_bytes: int) -> SourceFile | Problem:
     if len(data) > max_bytes:
-        return Problem(change.path, f"skipped: {len(data):,} bytes is over the "
-                                    f"limit of {max_bytes:,} (limits.max_file_bytes)")
+        return Problem(
+            change.path,
+            f"skipped: {len(data):,} bytes is over the "
+            f"limit of {max_bytes:,} (limits.max_file_bytes)",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
