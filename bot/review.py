@@ -31,15 +31,36 @@ def _suppressed_ids(line: str) -> set[str] | None:
     return ids
 
 
+def _silences(line: str, rule_id: str) -> bool:
+    ids = _suppressed_ids(line)
+    return ids is not None and (not ids or rule_id in ids)
+
+
+def _comment_only(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
 def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
-    """A suppression on the finding's first line or the line above silences it."""
+    """The ast-grep CLI's placement rules, for its comments and ours alike.
+
+    A suppression silences a finding that starts on its own line, or on the next line
+    when the comment stands alone on its line (a trailing comment on the line above
+    does not reach down). A suppression alone on line 1, followed by a blank line,
+    silences the whole file.
+    """
+    rule = finding.rule_id
+    file_level = len(lines) >= 2 and _comment_only(lines[0]) and not lines[1].strip()
+    if file_level and _silences(lines[0], rule):
+        return True
     start = finding.span.start.line
-    for number in (start, start - 1):
-        if 1 <= number <= len(lines):
-            ids = _suppressed_ids(lines[number - 1])
-            if ids is not None and (not ids or finding.rule_id in ids):
-                return True
-    return False
+    if 1 <= start <= len(lines) and _silences(lines[start - 1], rule):
+        return True
+    above = start - 1
+    return (
+        1 <= above <= len(lines)
+        and _comment_only(lines[above - 1])
+        and _silences(lines[above - 1], rule)
+    )
 
 
 def _normalised(code: str) -> str:

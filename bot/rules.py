@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ast_grep_py import SgRoot
+from ast_grep_py import SgNode, SgRoot
 
 from bot.fix_template import FixSpec
 from bot.globs import GlobSet
@@ -197,13 +197,34 @@ def _patterns(rule: Any) -> Iterator[str]:
             yield from _patterns(value)
 
 
+def _pattern_node(root: SgNode) -> SgNode:
+    """The node a pattern stands for, picked as ast-grep-core's `Pattern::single_matcher` does:
+    descend while a node has one child (or two, the second zero-width: a MISSING node)."""
+    node = root
+    while True:
+        kids = node.children()
+        if len(kids) == 2 and kids[1].range().start.index == kids[1].range().end.index:
+            kids = kids[:1]
+        if len(kids) != 1:
+            return node
+        node = kids[0]
+
+
 def _check_patterns(rule: Any, language: str, fail: Any) -> None:
+    """Reject what the CLI rejects: a pattern whose own node is an ERROR.
+
+    ast-grep-py would silently match nothing there. An ERROR elsewhere in the pattern
+    tree is fine for the CLI (`@pytest.fixture(scope="session")` parses as a decorator
+    under an ERROR and matches decorators), and a `context` pattern is never checked.
+    """
     expando = _EXPANDO.get(language)
     if expando is None:
         return
-    for pattern in _patterns(rule):
+    for key, pattern in _walk_rule(rule):
+        if key != "pattern" or not isinstance(pattern, str):
+            continue
         tree = SgRoot(pattern.replace("$", expando), language).root()
-        if tree.find(kind="ERROR") is not None:
+        if _pattern_node(tree).kind() == "ERROR":
             fail("rule", f"pattern does not parse as {language}: {pattern!r}")
 
 

@@ -29,6 +29,19 @@ def test_review_bot_ignore_on_the_line_or_the_line_above() -> None:
     assert not is_suppressed(finding(5), lines)
 
 
+def test_trailing_comment_on_the_line_above_does_not_reach_down() -> None:
+    lines = ["x = 1  # review-bot: ignore", "y = 'abc'"]
+    assert not is_suppressed(finding(2), lines)
+    assert is_suppressed(finding(1), lines)
+
+
+def test_file_level_suppression_on_line_one_followed_by_a_blank_line() -> None:
+    lines = ["# review-bot: ignore[hardcoded-uuid]", "", "a = 1", "y = 'abc'"]
+    assert is_suppressed(finding(4), lines)
+    assert not is_suppressed(finding(4, rule="other"), lines)
+    assert not is_suppressed(finding(4), ["# review-bot: ignore", "a = 1", "x", "y"])
+
+
 def test_ignore_for_another_rule_does_not_suppress() -> None:
     lines = ["y = 'abc'  # review-bot: ignore[hardcoded-hostname, missing-cleanup]"]
     assert not is_suppressed(finding(1), lines)

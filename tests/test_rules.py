@@ -139,3 +139,19 @@ def test_files_and_ignores_use_cli_glob_semantics(tmp_path: Path) -> None:
     assert loaded.applies_to("./tests/test_a.py")
     assert not loaded.applies_to("nova/tests/test_a.py")  # globs anchor at the root
     assert not loaded.applies_to("tests/fixtures/glance.py")
+
+
+def test_severity_off_is_the_string_off_as_in_yaml_1_2(tmp_path: Path) -> None:
+    (rule,) = load_project(
+        project(
+            tmp_path, "id: r\nlanguage: python\nseverity: off\nrule: {kind: call}\nmessage: yes\n"
+        )
+    )
+    assert rule.severity is Severity.off and rule.message == "yes"
+
+
+def test_duplicate_key_is_rejected_with_its_line(tmp_path: Path) -> None:
+    rule = "id: r\nlanguage: python\nrule:\n  kind: call\n  kind: string\n"
+    with pytest.raises(YamlError) as err:
+        load_project(project(tmp_path, rule))
+    assert err.value.line == 5 and "duplicate key 'kind'" in str(err.value)
