@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 from ast_grep_py import SgNode, SgRoot
 
-from bot.fix_template import interpolate_message, render_fix
+from bot.fix_template import Transformed, interpolate_message, render_fix
 from bot.matching import RuleMatcher, match_rules, regions_from_lines
 from bot.model import ChangedFile, Finding, Pos, Severity, SourceFile, Span
+from bot.rewrite import RewriteContext
 from bot.rules import LANGUAGE_EXTENSIONS, CompiledRule
 from bot.suggestion import build_fix
 
@@ -52,6 +53,11 @@ class Analyzer:
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self.matchers = [RuleMatcher(r) for r in rules if r.severity is not Severity.off]
+        self._rewrites = {
+            m.rule.id: RewriteContext(m.rule.rewriters, m.rule.captured)
+            for m in self.matchers
+            if m.rule.transforms.rewrites
+        }
 
     def analyze(self, source: SourceFile, mode: FilterMode = FilterMode.added) -> list[Finding]:
         path = source.path
@@ -75,14 +81,20 @@ class Analyzer:
 
     def _finding(self, rule: CompiledRule, node: SgNode, source: SourceFile) -> Finding:
         span = _span(node)
+        context = self._rewrites.get(rule.id)
+        values: Transformed = (
+            rule.transforms.native
+            if context is None
+            else context.values(node, rule.transforms, source.text)
+        )
         fix = None
         if rule.fix is not None:
-            edit = render_fix(node, rule.fix, source.text, rule.transformed)
+            edit = render_fix(node, rule.fix, source.text, values)
             fix = build_fix(source.text, [edit], span.lines)
         return Finding(
             rule_id=rule.id,
             severity=rule.severity,
-            message=interpolate_message(rule.message, node, rule.transformed),
+            message=interpolate_message(rule.message, node, values, text=source.text),
             path=source.path,
             span=span,
             matched=node.text(),

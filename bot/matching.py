@@ -16,11 +16,12 @@ a full scan filtered to nodes overlapping the regions (tests/test_matching.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ast_grep_py import SgNode
 
-from bot.rules import CompiledRule
+if TYPE_CHECKING:
+    from bot.rules import CompiledRule
 
 Region = tuple[int, int]  # 0-based first and last line, inclusive
 
@@ -91,19 +92,18 @@ def _inline_utils(rule: Any, utils: dict[str, Any], seen: frozenset[str] = froze
     return out
 
 
-class RuleMatcher:
-    """One compiled rule, with what region matching needs prepared once."""
+class ConfigMatcher:
+    """One ast-grep-py Config, with what region matching needs prepared once."""
 
-    def __init__(self, rule: CompiledRule) -> None:
-        self.rule = rule
-        self.config = rule.config
-        self._precheck = _inline_utils(rule.config["rule"], rule.config.get("utils") or {})
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self._precheck = _inline_utils(config["rule"], config.get("utils") or {})
 
     def find_all(self, node: SgNode) -> list[SgNode]:
         return node.find_all(self.config)
 
     def match_exactly(self, node: SgNode) -> SgNode | None:
-        """The match of this rule at exactly ``node`` (with its captures), if any."""
+        """The match of this config at exactly ``node`` (with its captures), if any."""
         if self._precheck is not None and not node.matches(**self._precheck):
             return None
         rng = node.range()
@@ -121,6 +121,12 @@ class RuleMatcher:
         if found is None or found.range().start.index != rng.start.index:
             return None
         return found if found.range().end.index == rng.end.index else None
+
+
+class RuleMatcher(ConfigMatcher):
+    def __init__(self, rule: CompiledRule) -> None:
+        super().__init__(rule.config)
+        self.rule = rule
 
 
 def match_rules(

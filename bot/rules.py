@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from ast_grep_py import SgNode, SgRoot
 from bot.fix_template import FixSpec
 from bot.globs import GlobSet
 from bot.model import Severity
+from bot.rewrite import REWRITER_KEYS, Rewriter, Transforms, split_transforms
 from bot.yamlfile import LineDict, YamlError, line_of, plain, read_documents
 
 RULE_KEYS = frozenset(
@@ -37,6 +38,7 @@ RULE_KEYS = frozenset(
         "fix",
         "files",
         "ignores",
+        "rewriters",
     }
 )
 UTIL_KEYS = frozenset({"id", "language", "rule", "utils", "constraints"})
@@ -87,10 +89,13 @@ class CompiledRule:
     fix: FixSpec | None = None
     files: GlobSet = field(default_factory=lambda: GlobSet(()))
     ignores: GlobSet = field(default_factory=lambda: GlobSet(()))
+    transforms: Transforms = field(default_factory=lambda: Transforms(frozenset(), {}))
+    rewriters: dict[str, Rewriter] = field(default_factory=dict)
+    captured: frozenset[str] = frozenset()  # metavariables the rule's patterns can capture
 
     @property
     def transformed(self) -> frozenset[str]:
-        return frozenset(self.config.get("transform") or ())
+        return self.transforms.names
 
     @property
     def summary(self) -> str:
@@ -108,7 +113,7 @@ class CompiledRule:
         return not (self.ignores and self.ignores.matches(path))
 
     def with_severity(self, severity: Severity) -> CompiledRule:
-        return CompiledRule(**{**self.__dict__, "severity": severity})
+        return replace(self, severity=severity)
 
 
 @dataclass(frozen=True)
@@ -144,12 +149,8 @@ def read_sgconfig(path: Path) -> ProjectConfig:
                 path, line_of(data, ["testConfigs", i]), "testConfigs entry needs testDir"
             )
         test_dir = root / tc["testDir"]
-        tests.append(
-            (
-                test_dir,
-                test_dir / "__snapshots__" if "snapshotDir" not in tc else root / tc["snapshotDir"],
-            )
-        )
+        # Like the CLI, snapshotDir is relative to the testDir.
+        tests.append((test_dir, test_dir / tc.get("snapshotDir", "__snapshots__")))
     return ProjectConfig(root, dirs("ruleDirs"), dirs("utilDirs"), tuple(tests))
 
 
@@ -233,8 +234,86 @@ def _captured(config: dict[str, Any]) -> set[str]:
     for part in (config.get("rule"), config.get("utils")):
         for pattern in _patterns(part):
             names.update(m for m in _METAVAR.findall(pattern) if not m.startswith("_"))
-    names.update(config.get("transform") or ())
     return names
+
+
+def _check_config(config: dict[str, Any], language: str, fail: Any, key: str = "rule") -> None:
+    def fail_here(_key: str, message: str) -> None:
+        fail(key, message)
+
+    _check_patterns(config["rule"], language, fail_here)
+    for util in (config.get("utils") or {}).values():
+        _check_patterns(util, language, fail_here)
+    try:
+        SgRoot("", language).root().find(config)  # ast-grep-py validates the rule body here
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        fail(key, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def _parse_fix(raw: Any, known: set[str], key: str, fail: Any) -> FixSpec:
+    try:
+        fix = FixSpec.parse(plain(raw))
+    except ValueError as exc:
+        fail(key, str(exc))
+        raise  # unreachable: fail() raises
+    unknown = sorted(fix.variables() - known)
+    if unknown:
+        fail(
+            key,
+            "uses metavariables never captured by the rule: " + ", ".join(f"${v}" for v in unknown),
+        )
+    return fix
+
+
+def _transforms(config: dict[str, Any], key: str, fail: Any) -> Transforms:
+    """Keep in the ast-grep-py config only the transforms it computes correctly."""
+    try:
+        native, transforms = split_transforms(config.pop("transform", None) or {})
+    except ValueError as exc:
+        fail(key, str(exc))
+        raise
+    if native:
+        config["transform"] = native
+    return transforms
+
+
+def _compile_rewriters(
+    raw: Any,
+    rule_config: dict[str, Any],
+    language: str,
+    rule_captured: set[str],
+    global_utils: dict[tuple[str, str], GlobalUtil],
+    fail: Any,
+) -> dict[str, Rewriter]:
+    """Rewriters share the rule's utils and may read its captures (ast-grep's semantics)."""
+    if not isinstance(raw, list):
+        fail("rewriters", "must be a list of rewriter rules")
+    rewriters: dict[str, Rewriter] = {}
+    for item in raw:
+        rid = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(rid, str):
+            fail("rewriters", "each rewriter needs an id")
+        for key in item:
+            if key not in REWRITER_KEYS:
+                fail("rewriters", f"rewriter {rid!r}: unknown key '{key}'")
+        if "rule" not in item or "fix" not in item:
+            fail("rewriters", f"rewriter {rid!r} needs `rule` and `fix`")
+        config: dict[str, Any] = {"rule": plain(item["rule"])}
+        utils = {**(rule_config.get("utils") or {}), **plain(item.get("utils") or {})}
+        if utils:
+            config["utils"] = utils
+        for key in ("constraints", "transform"):
+            if key in item:
+                config[key] = plain(item[key])
+        _merge_utils(config, global_utils, language)
+        transforms = _transforms(config, "rewriters", fail)
+        _check_config(config, language, fail, "rewriters")
+        known = _captured(config) | rule_captured | set(transforms.names)
+        fix = _parse_fix(item["fix"], known, "rewriters", fail)
+        rewriters[rid] = Rewriter(rid, config, fix, transforms)
+    return rewriters
 
 
 def _referenced_utils(rule: Any) -> set[str]:
@@ -327,30 +406,27 @@ def compile_rule(
                 fail(key, "must be a mapping")
             config[key] = plain(doc[key])
     _merge_utils(config, global_utils, language)
-    _check_patterns(config["rule"], language, fail)
-    for util in (config.get("utils") or {}).values():
-        _check_patterns(util, language, fail)
-    try:
-        SgRoot("", language).root().find(config)  # ast-grep-py validates the rule body here
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:
-        fail("rule", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-
-    fix = None
-    if "fix" in doc:
-        try:
-            fix = FixSpec.parse(plain(doc["fix"]))
-        except ValueError as exc:
-            fail("fix", str(exc))
-        assert fix is not None
-        unknown = sorted(fix.variables() - _captured(config))
-        if unknown:
-            fail(
-                "fix",
-                "uses metavariables never captured by the rule: "
-                + ", ".join(f"${v}" for v in unknown),
-            )
+    transforms = _transforms(config, "transform", fail)
+    _check_config(config, language, fail)
+    captured = _captured(config)
+    rewriters = (
+        _compile_rewriters(doc["rewriters"], config, language, captured, global_utils, fail)
+        if "rewriters" in doc
+        else {}
+    )
+    for spec in transforms.rewrites.values():
+        missing = [r for r in spec.rewriters if r not in rewriters]
+        if missing:
+            fail("transform", f"unknown rewriter(s): {', '.join(missing)}")
+    for rewriter in rewriters.values():
+        for spec in rewriter.transforms.rewrites.values():
+            if any(r not in rewriters for r in spec.rewriters):
+                fail("rewriters", f"rewriter {rewriter.id!r} names an unknown rewriter")
+    fix = (
+        _parse_fix(doc["fix"], captured | set(transforms.names), "fix", fail)
+        if "fix" in doc
+        else None
+    )
 
     globs: dict[str, GlobSet] = {}
     for key in ("files", "ignores"):
@@ -376,6 +452,9 @@ def compile_rule(
         ignores=globs["ignores"],
         pack=pack,
         source=str(path),
+        transforms=transforms,
+        rewriters=rewriters,
+        captured=frozenset(captured),
     )
 
 

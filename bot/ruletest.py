@@ -9,10 +9,11 @@ applied, which is what `ast-grep test` compares too.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.analyze import Analyzer, FilterMode
+from bot.globs import GlobSet
 from bot.model import ChangedFile, FileStatus, Finding, Severity, SourceFile
 from bot.rules import CompiledRule, ProjectConfig
 from bot.yamlfile import YamlError, read_documents
@@ -37,7 +38,6 @@ def _apply(text: str, finding: Finding) -> str:
 
 
 def _run_case(analyzer: Analyzer, rule: CompiledRule, code: str) -> list[Finding]:
-    # Rule tests ignore `files`/`ignores`, as the CLI's do: the case has no real path.
     path = f"rule-test-case.{_EXTENSIONS.get(rule.language, rule.language)}"
     change = ChangedFile(path, FileStatus.added, whole_file=True)
     return analyzer.analyze(SourceFile(change, code), FilterMode.nofilter)
@@ -103,7 +103,8 @@ def run_rule_tests(
                 continue
             if rule.severity is Severity.off:
                 continue  # as `ast-grep test` does without --include-off
-            analyzer = Analyzer([rule])
+            # The CLI's rule tests ignore `files`/`ignores`: a case has no real path.
+            analyzer = Analyzer([replace(rule, files=GlobSet(()), ignores=GlobSet(()))])
             snaps = _snapshots(snapshot_dirs, rule_id)
             for code in doc.get("valid") or []:
                 result.cases += 1
