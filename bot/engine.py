@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 from bot.analyze import Analyzer, FilterMode
 from bot.model import Finding, SourceFile
@@ -53,6 +52,10 @@ def analyze_files(
         analyzer = Analyzer(rules)
         results = (analyzer.analyze(s, mode) for s in sources)
         return _collect(results, len(sources), progress)
+    # Imported here: concurrent.futures.process and multiprocessing cost ~6 ms of start-up,
+    # which a review of one or a few files (no pool) should not pay.
+    from concurrent.futures import ProcessPoolExecutor
+
     workers = min(jobs, len(sources))
     chunk = max(1, len(sources) // (workers * 4))
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(rules,)) as pool:
