@@ -1,0 +1,23 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from nova.tests.functional.libvirt import base
+
+
+class MachineTypeFromImageTest(base.ServersTestBase):
+
+    def test_q35_from_image_property(self):
+        self.start_compute()
+        self.glance.image1['properties']['hw_machine_type'] = 'q35'
+        server = self._create_server(
+            image_uuid=self.glance.image1['id'], networks='none')
+        self.assertEqual('ACTIVE', server['status'])
