@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-precision clean
 
 install: $(STAMP)
 
@@ -27,9 +27,12 @@ lint: install
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 
-bench: install
+bench: install bench-precision
 	$(BIN)/python bench/hunk_vs_cli.py
 	$(BIN)/python bench/many_files_vs_cli.py
+
+bench-precision: install
+	$(BIN)/python bench/precision/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ast_grep_py import SgNode, SgRoot
 
 from bot.fix_template import Transformed, interpolate_message, render_fix
+from bot.imports import REQUIRES_IMPORT, import_edit
 from bot.matching import RuleMatcher, match_rules, regions_from_lines
 from bot.model import ChangedFile, Finding, Pos, Severity, SourceFile, Span
 from bot.rewrite import RewriteContext
@@ -71,7 +72,8 @@ class Analyzer:
         root = SgRoot(source.text, language).root()
         regions = None if lines is None else regions_from_lines(lines)
         findings = [
-            self._finding(m.rule, node, source) for m, node in match_rules(root, matchers, regions)
+            self._finding(m.rule, node, source, root)
+            for m, node in match_rules(root, matchers, regions)
         ]
         if lines is not None:
             findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]
@@ -79,7 +81,9 @@ class Analyzer:
         findings.sort(key=lambda f: (f.span.start.offset, -f.span.end.offset, f.rule_id))
         return findings
 
-    def _finding(self, rule: CompiledRule, node: SgNode, source: SourceFile) -> Finding:
+    def _finding(
+        self, rule: CompiledRule, node: SgNode, source: SourceFile, root: SgNode
+    ) -> Finding:
         span = _span(node)
         context = self._rewrites.get(rule.id)
         values: Transformed = (
@@ -89,8 +93,12 @@ class Analyzer:
         )
         fix = None
         if rule.fix is not None:
-            edit = render_fix(node, rule.fix, source.text, values)
-            fix = build_fix(source.text, [edit], span.lines)
+            edits = [render_fix(node, rule.fix, source.text, values)]
+            statement = rule.metadata.get(REQUIRES_IMPORT)
+            if statement:
+                added = import_edit(root, source.text, source.path, statement)
+                edits += [added] if added is not None else []
+            fix = build_fix(source.text, edits, span.lines)
         return Finding(
             rule_id=rule.id,
             severity=rule.severity,

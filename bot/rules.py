@@ -18,6 +18,7 @@ from ast_grep_py import SgNode, SgRoot
 
 from bot.fix_template import FixSpec
 from bot.globs import GlobSet
+from bot.imports import REQUIRES_IMPORT, parse_import
 from bot.model import Severity
 from bot.rewrite import REWRITER_KEYS, Rewriter, Transforms, split_transforms
 from bot.yamlfile import LineDict, YamlError, line_of, plain, read_documents
@@ -398,6 +399,12 @@ def compile_rule(
             fail(key, "must be a string")
     if not isinstance(doc.get("metadata", {}), dict):
         fail("metadata", "must be a mapping")
+    statement = (doc.get("metadata") or {}).get(REQUIRES_IMPORT)
+    if statement is not None:
+        try:
+            parse_import(str(statement))
+        except ValueError as exc:
+            fail("metadata", f"{REQUIRES_IMPORT}: {exc}")
 
     config: dict[str, Any] = {"rule": plain(doc["rule"])}
     for key in ("constraints", "utils", "transform"):

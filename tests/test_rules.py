@@ -155,3 +155,12 @@ def test_duplicate_key_is_rejected_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(YamlError) as err:
         load_project(project(tmp_path, rule))
     assert err.value.line == 5 and "duplicate key 'kind'" in str(err.value)
+
+
+def test_requires_import_must_be_an_import_statement(tmp_path: Path) -> None:
+    rule = (
+        "id: r\nlanguage: python\nrule: {pattern: f($A)}\nfix: g($A)\n"
+        "metadata:\n  requires-import: 'uuids = 1'\n"
+    )
+    err = load_error(tmp_path, rule)
+    assert err.key == "metadata" and "not an import statement" in str(err)
