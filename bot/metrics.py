@@ -1,0 +1,92 @@
+"""Prometheus metrics of the service, in a registry of their own (so tests and several
+apps in one process do not collide on the global one).
+
+Labels are only platform names, rule ids, outcomes and HTTP statuses: bounded sets,
+and never a token, URL or anything a webhook sender controls freely.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.deliveries_received = Counter(
+            "review_bot_deliveries_received",
+            "Webhook deliveries received.",
+            ["platform"],
+            registry=r,
+        )
+        self.deliveries_rejected = Counter(
+            "review_bot_deliveries_rejected",
+            "Webhook deliveries refused, by HTTP status answered.",
+            ["platform", "status"],
+            registry=r,
+        )
+        self.deliveries_deduplicated = Counter(
+            "review_bot_deliveries_deduplicated",
+            "Webhook deliveries already seen (redelivered), answered 202 without a job.",
+            ["platform"],
+            registry=r,
+        )
+        self.events_ignored = Counter(
+            "review_bot_events_ignored",
+            "Valid webhooks that ask for no review.",
+            ["platform"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "review_bot_queue_depth", "Jobs waiting or running in the store.", registry=r
+        )
+        self.jobs = Counter(
+            "review_bot_jobs",
+            "Finished job attempts by outcome "
+            "(posted, dry_run, retry, failed, dead, superseded, released).",
+            ["platform", "outcome"],
+            registry=r,
+        )
+        self.job_duration = Histogram(
+            "review_bot_job_duration_seconds",
+            "Time from lease to outcome of one job attempt.",
+            ["platform"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.findings = Counter(
+            "review_bot_findings", "Findings in reviews, by rule.", ["rule"], registry=r
+        )
+        self.api_errors = Counter(
+            "review_bot_api_errors",
+            "Errors from platform APIs, by platform and HTTP status ('none' for network).",
+            ["platform", "status"],
+            registry=r,
+        )
+
+    def track_queue_depth(self, depth: Callable[[], int]) -> None:
+        """Read the depth at scrape time; a broken store shows as NaN, not a crash."""
+
+        def read() -> float:
+            try:
+                return float(depth())
+            except Exception:
+                return math.nan
+
+        self.queue_depth.set_function(read)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
