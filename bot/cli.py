@@ -6,6 +6,8 @@ Exit codes: 0 nothing reached --fail-on, 1 something did, 2 usage/config/input e
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +19,7 @@ from bot.config import Config, find_sgconfig, load_config
 from bot.diff import DiffError
 from bot.intake import Change, IntakeError, from_diff, from_git, from_paths
 from bot.model import Severity
+from bot.queue import StoreError
 from bot.report import FORMATS, Report, render
 from bot.rules import read_sgconfig
 from bot.ruleset import configured_rules
@@ -144,6 +147,45 @@ def build_parser() -> argparse.ArgumentParser:
     rules_test.add_argument("--filter", metavar="TEXT", help="only rule ids containing TEXT")
     rules_test.set_defaults(run=cmd_rules_test)
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the webhook service",
+        description="Run the webhook service: acknowledge events at once, review them from "
+        "a durable queue in worker processes, and serve /healthz, /readyz and /metrics.",
+    )
+    _add_config_arg(serve)
+    serve.add_argument("--host", help="listen address (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port, 8080)")
+    serve.set_defaults(run=cmd_serve)
+
+    jobs = commands.add_parser(
+        "jobs",
+        help="inspect and re-run the service's jobs",
+        description="Inspect the job store named by storage.url.",
+    )
+    jobs_cmds = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
+    jobs_list = jobs_cmds.add_parser(
+        "list", help="recent jobs, newest first", description="List jobs."
+    )
+    _add_config_arg(jobs_list)
+    jobs_list.add_argument(
+        "--state", choices=["queued", "running", "done", "failed", "dead", "superseded"]
+    )
+    jobs_list.add_argument("--limit", type=int, default=50)
+    jobs_show = jobs_cmds.add_parser(
+        "show",
+        help="one job in full, with the review it posted or would post",
+        description="Show one job as JSON, including a dry run's rendered review.",
+    )
+    jobs_retry = jobs_cmds.add_parser(
+        "retry", help="queue a failed, dead or done job again", description="Queue a job again."
+    )
+    for sub in (jobs_show, jobs_retry):
+        _add_config_arg(sub)
+        sub.add_argument("id", type=int, metavar="ID")
+    for sub in (jobs_list, jobs_show, jobs_retry):
+        sub.set_defaults(run=cmd_jobs)
+
     config = commands.add_parser(
         "config", help="validate a configuration file", description="Configuration tools."
     )
@@ -260,12 +302,51 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from bot.queue import JobState, SqliteJobStore
+
+    config = load_config(args.config)
+    store = SqliteJobStore(config.storage.url)
+    try:
+        if args.jobs_command == "list":
+            state = JobState(args.state) if args.state else None
+            jobs = store.list(state, limit=args.limit)
+            print(f"{'ID':>6}  {'STATE':<10}  {'TRIES':>5}  PLATFORM  PROJECT / CHANGE @ REVISION")
+            for job in jobs:
+                k = job.key
+                print(
+                    f"{job.id:>6}  {job.state.value:<10}  {job.attempts:>5}  {k.platform:<8}  "
+                    f"{k.project} / {k.change} @ {k.revision[:12]}"
+                )
+            return EXIT_OK
+        job = store.get(args.id)
+        if job is None:
+            raise UsageError(f"no job {args.id} in {config.storage.url}")
+        if args.jobs_command == "retry":
+            store.retry(args.id)
+            print(f"job {args.id} queued again")
+            return EXIT_OK
+        print(json.dumps(dataclasses.asdict(job), indent=2, default=str))
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.service import serve
+
+    config = load_config(args.config)
+    configured_rules(config, Path.cwd(), args.config)  # refuse to start on a broken rule
+    serve(config, args.host, args.port)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, IntakeError, DiffError, YamlError) as exc:
+    except (UsageError, IntakeError, DiffError, YamlError, StoreError) as exc:
         print(f"review-bot: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
