@@ -184,3 +184,37 @@ def test_bad_config_refuses_to_start_and_names_the_key(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2 and "server.port" in done.stderr
+
+
+def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
+    from bot.queue import JobKey
+
+    config = write_config(tmp_path, max_attempts=1)
+    store = SqliteJobStore(f"sqlite:///{tmp_path / 'bot.db'}", max_attempts=1)
+    job_id = store.enqueue(JobKey("stub", "proj", "7", "c0ffee"), {}).job_id
+    job = store.lease("test", 30)
+    assert job is not None and job.id == job_id
+    assert store.fail(job_id, "test", "boom", transient=True) is JobState.dead
+    store.close()
+
+    def jobs(*args: str) -> str:
+        return subprocess.run(
+            [EXE, "jobs", *args, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=True,
+        ).stdout
+
+    listed = jobs("list", "--state", "dead")
+    assert f"{job_id:>6}  dead" in listed and "proj / 7 @ c0ffee" in listed
+    assert "queued again" in jobs("retry", str(job_id))
+    assert job_state(tmp_path / "bot.db", job_id) is JobState.queued
+    missing = subprocess.run(
+        [EXE, "jobs", "show", "999", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert missing.returncode == 2 and "no job 999" in missing.stderr
