@@ -129,6 +129,7 @@ class JobStore(Protocol):
     ) -> JobState: ...
     def release(self, job_id: int, owner: str) -> None: ...
     def retry(self, job_id: int) -> None: ...
+    def newer_revision(self, job_id: int) -> int | None: ...
     def get(self, job_id: int) -> Job | None: ...
     def list(self, state: JobState | None = None, limit: int = 50) -> builtins.list[Job]: ...
     def depth(self) -> int: ...
@@ -220,6 +221,10 @@ class _SQL:
         "lease_expires = NULL, updated = :now WHERE id = :id"
     )
     get = "SELECT * FROM jobs WHERE id = :id"
+    newer_revision = (
+        "SELECT id FROM jobs WHERE platform = :platform AND project = :project "
+        "AND change = :change AND revision <> :revision AND id > :id ORDER BY id DESC LIMIT 1"
+    )
     list_all = "SELECT * FROM jobs ORDER BY id DESC LIMIT :limit"
     list_state = "SELECT * FROM jobs WHERE state = :state ORDER BY id DESC LIMIT :limit"
     depth = "SELECT count(*) FROM jobs WHERE state = 'queued'"
@@ -517,6 +522,28 @@ class SqliteJobStore:
     def get(self, job_id: int) -> Job | None:
         rows = self._read(_SQL.get, {"id": job_id})
         return _row_to_job(rows[0]) if rows else None
+
+    def newer_revision(self, job_id: int) -> int | None:
+        """The id of a later job for another revision of the same change, if any.
+
+        A running job is not superseded in the store (it may be half posted); the
+        worker asks this before posting, so a stale revision is not reviewed.
+        """
+        job = self.get(job_id)
+        if job is None:
+            return None
+        k = job.key
+        rows = self._read(
+            _SQL.newer_revision,
+            {
+                "platform": k.platform,
+                "project": k.project,
+                "change": k.change,
+                "revision": k.revision,
+                "id": job_id,
+            },
+        )
+        return int(rows[0][0]) if rows else None
 
     def list(self, state: JobState | None = None, limit: int = 50) -> builtins.list[Job]:
         if state is None:

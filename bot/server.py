@@ -106,7 +106,8 @@ class _Webhooks:
                 queued = await self.call(
                     self.store.enqueue,
                     key,
-                    event.payload,
+                    # The worker reads it: a re-check asked for this revision explicitly.
+                    {**event.payload, "recheck": event.recheck},
                     delivery_id=event.delivery_id,
                     recheck=event.recheck,
                 )

@@ -405,6 +405,13 @@ class Worker:
         stop = await self._still_ours(job)
         if stop is not None:
             return stop
+        newer = await self._call(self.store.newer_revision, job.id)
+        if newer is not None and not job.payload.get("recheck"):
+            # Not current any more, and nobody asked for this revision explicitly.
+            await self._call(
+                self.store.complete, job.id, _owner(job), {"posted": False, "stale_for": newer}
+            )
+            return "stale"
         semaphore = self._semaphores.setdefault(
             platform, asyncio.Semaphore(self.options.platform_concurrency)
         )

@@ -590,3 +590,17 @@ def test_list_and_counts(store: SqliteJobStore) -> None:
 def test_sqlite_store_implements_the_interface(store: SqliteJobStore) -> None:
     # The webhook service codes against JobStore; a PostgreSQL store must pass this too.
     assert isinstance(store, JobStore)
+
+
+def test_newer_revision_of_a_running_job_is_reported_for_the_worker(
+    store: SqliteJobStore,
+) -> None:
+    old = store.enqueue(JobKey("github", "o/r", "5", "aaa"), {}).job_id
+    other_change = store.enqueue(JobKey("github", "o/r", "6", "zzz"), {}).job_id
+    assert store.lease("w", 60) is not None  # the old revision is now running
+    assert store.newer_revision(old) is None
+    new = store.enqueue(JobKey("github", "o/r", "5", "bbb"), {}).job_id
+    assert store.get(old).state is JobState.running  # running jobs are not superseded...
+    assert store.newer_revision(old) == new  # ...but the worker can see they are stale
+    assert store.newer_revision(new) is None
+    assert store.newer_revision(other_change) is None
