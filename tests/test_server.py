@@ -511,3 +511,19 @@ async def test_an_attempt_that_lost_its_lease_does_not_post(
         assert svc.sample("review_bot_jobs_total", platform="stub", outcome="lease_lost") == 1
     assert job.state is JobState.done
     assert stub.post_calls == 1  # only the attempt that holds the lease posted
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.asyncio
+async def test_read_only_store_is_503_and_not_ready(tmp_path: Path) -> None:
+    # SQLite itself refuses writes in mode=ro, even for root (chmod would not).
+    SqliteJobStore(f"sqlite:///{tmp_path / 'ro.db'}").close()
+    read_only = SqliteJobStore(f"sqlite:///{tmp_path / 'ro.db'}?mode=ro")
+    try:
+        async with serve(read_only, StubAdapter(TOKEN), with_worker=True, tmp_path=tmp_path) as svc:
+            status, _ = await svc.get("/readyz")
+            assert status == 503
+            status, body = await svc.hook(event())
+            assert status == 503, body
+    finally:
+        read_only.close()
