@@ -256,14 +256,23 @@ class Worker:
         if self._task is not None:
             await self._task
         grace = self.options.shutdown_grace if grace is None else grace
+        pending_work = False
         if self._inflight:
             _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+            pending_work = bool(pending)
             for task in pending:
                 task.cancel()  # _process releases the job back to the queue
             await asyncio.gather(*pending, return_exceptions=True)
         if self._own_analysis and self._analysis is not None:
-            self._analysis.shutdown(wait=False, cancel_futures=True)
+            pool = self._analysis
             self._analysis = None
+            # A child still analysing a huge file would keep the process alive past the
+            # grace (the interpreter joins pool workers at exit); its job was released
+            # above, so end the child now. ProcessPoolExecutor has no public terminate.
+            children = list(getattr(pool, "_processes", {}).values()) if pending_work else []
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in children:
+                child.terminate()
         if self._own_store_executor:
             self._store_executor.shutdown(wait=True)
 

@@ -218,3 +218,24 @@ def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
         check=False,
     )
     assert missing.returncode == 2 and "no job 999" in missing.stderr
+
+
+def test_sigterm_during_a_long_analysis_releases_the_job_and_exits(tmp_path: Path, servers) -> None:
+    server = Server(write_config(tmp_path), tmp_path)  # grace: 5 s
+    servers.append(server)
+    reply = server.post(
+        {
+            "project": "p",
+            "change": "3",
+            "revision": "c",
+            "delivery": "d3",
+            "files": {"tests/test_big.py": BIG_TEST * 4},
+        }
+    )
+    db = tmp_path / "bot.db"
+    wait_for(lambda: job_state(db, reply["job_id"]) is JobState.running)
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0, server.output()
+    assert time.monotonic() - started < 15
+    assert job_state(db, reply["job_id"]) is JobState.queued  # released, not lost
