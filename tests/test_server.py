@@ -103,6 +103,15 @@ class Service:
         value = self.metrics.registry.get_sample_value(name, labels)
         return 0.0 if value is None else value
 
+    async def settled(self, name: str, expected: float, **labels: str) -> float:
+        """The sample once it reaches ``expected`` (or after 5 s): the worker counts a job's
+        outcome just after the store records it, so a test that saw the state may be early."""
+        for _ in range(100):
+            if self.sample(name, **labels) == expected:
+                break
+            await asyncio.sleep(0.05)
+        return self.sample(name, **labels)
+
 
 @asynccontextmanager
 async def serve(
@@ -320,7 +329,9 @@ async def test_dry_run_job_stores_the_review_and_posts_nothing(
         assert status == 202, body
         job = await wait_for_state(store, body["job_id"])
         assert job.state is JobState.done, job.last_error
-        assert svc.sample("review_bot_jobs_total", platform="stub", outcome="dry_run") == 1
+        assert (
+            await svc.settled("review_bot_jobs_total", 1, platform="stub", outcome="dry_run") == 1
+        )
         assert svc.sample("review_bot_findings_total", rule="patcher-not-stopped") == 1
     assert job.result is not None and job.result["dry_run"] is True
     findings = job.result["review"]["findings"]
@@ -343,8 +354,8 @@ async def test_transient_post_failure_is_retried_then_posted(
         _, body = await svc.hook(event())
         job = await wait_for_state(store, body["job_id"])
         assert job.state is JobState.done, job.last_error
-        assert svc.sample("review_bot_jobs_total", platform="stub", outcome="retry") == 1
-        assert svc.sample("review_bot_jobs_total", platform="stub", outcome="posted") == 1
+        assert await svc.settled("review_bot_jobs_total", 1, platform="stub", outcome="retry") == 1
+        assert await svc.settled("review_bot_jobs_total", 1, platform="stub", outcome="posted") == 1
         assert svc.sample("review_bot_api_errors_total", platform="stub", status="503") == 1
     assert job.attempts == 2
     assert stub.post_calls == 2
@@ -369,7 +380,7 @@ async def test_always_transient_failure_ends_in_the_dead_letter(
     ) as svc:
         _, body = await svc.hook(event())
         job = await wait_for_state(store, body["job_id"])
-        assert svc.sample("review_bot_jobs_total", platform="stub", outcome="dead") == 1
+        assert await svc.settled("review_bot_jobs_total", 1, platform="stub", outcome="dead") == 1
     assert job.state is JobState.dead
     assert job.attempts == 3  # the store's max_attempts
     assert stub.post_calls == 3
@@ -508,7 +519,10 @@ async def test_an_attempt_that_lost_its_lease_does_not_post(
         store.release(leased.id, leased.lease_owner)
         stub.gate.set()
         job = await wait_for_state(store, body["job_id"])
-        assert svc.sample("review_bot_jobs_total", platform="stub", outcome="lease_lost") == 1
+        assert (
+            await svc.settled("review_bot_jobs_total", 1, platform="stub", outcome="lease_lost")
+            == 1
+        )
     assert job.state is JobState.done
     assert stub.post_calls == 1  # only the attempt that holds the lease posted
 
