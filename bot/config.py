@@ -115,6 +115,9 @@ class ServerConfig(_Strict):
 
 class StorageConfig(_Strict):
     url: str = "sqlite:///review-bot.db"
+    # "process": a committed event survives a crashed or killed process (SQLite WAL,
+    # synchronous=NORMAL). "power": also survives power loss, at an fsync per commit.
+    durability: Literal["process", "power"] = "process"
 
     @field_validator("url")
     @classmethod

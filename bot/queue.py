@@ -310,7 +310,10 @@ class SqliteJobStore:
         backoff_cap: float = 300.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        durability: str = "process",
     ) -> None:
+        if durability not in ("process", "power"):
+            raise ValueError("durability must be 'process' or 'power'")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.url = url
@@ -342,8 +345,11 @@ class SqliteJobStore:
             self._conn.execute("PRAGMA busy_timeout = 10000")
             if not self.read_only:
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            # FULL: a committed enqueue survives power loss, not only a process crash.
-            self._conn.execute("PRAGMA synchronous = FULL")
+            # In WAL mode NORMAL already survives a killed process (the kill -9 test);
+            # FULL also survives power loss, at an fsync per commit: measured with
+            # bench/webhook_load.py, p99 ack latency 45 ms with NORMAL, 100 ms with FULL.
+            sync = "FULL" if durability == "power" else "NORMAL"
+            self._conn.execute(f"PRAGMA synchronous = {sync}")
             self._init_schema()
         except sqlite3.Error as exc:
             self._conn.close()

@@ -39,6 +39,7 @@ def open_store(config: Config) -> SqliteJobStore:
         max_attempts=w.max_attempts,
         backoff_base=w.backoff_base_seconds,
         backoff_cap=w.backoff_cap_seconds,
+        durability=config.storage.durability,
     )
 
 

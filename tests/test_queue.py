@@ -604,3 +604,15 @@ def test_newer_revision_of_a_running_job_is_reported_for_the_worker(
     assert store.newer_revision(old) == new  # ...but the worker can see they are stale
     assert store.newer_revision(new) is None
     assert store.newer_revision(other_change) is None
+
+
+@pytest.mark.parametrize(("durability", "level"), [("process", 1), ("power", 2)])
+def test_durability_sets_how_often_sqlite_syncs(db: Path, durability: str, level: int) -> None:
+    s = SqliteJobStore(url_of(db), durability=durability)
+    try:
+        # 1 is NORMAL (enough in WAL mode for a killed process), 2 is FULL (power loss).
+        assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == level
+    finally:
+        s.close()
+    with pytest.raises(ValueError, match="durability"):
+        SqliteJobStore(url_of(db), durability="sometimes")

@@ -410,3 +410,12 @@ def test_config_check_reports_every_bad_key(
     assert f"{path}:2: server.port" in err
     assert f"{path}:4: storage.url" in err
     assert f"{path}:7: platforms.gerrit.tokn: unknown key" in err
+
+
+def test_storage_durability_defaults_to_process_and_is_checked(tmp_path: Path) -> None:
+    assert load_config(None).storage.durability == "process"
+    path = tmp_path / "c.yaml"
+    path.write_text("storage: {durability: always}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "storage.durability" in str(err.value)
