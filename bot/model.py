@@ -104,7 +104,8 @@ class Edit:
 class LineSuggestion:
     """The new text of whole lines ``start_line..end_line``: what a suggestion block carries.
 
-    ``text`` has no trailing newline; an empty tuple of lines means "delete these lines".
+    ``text`` has no trailing line break. An empty ``text`` is ambiguous on its own (an
+    empty line, or the lines deleted); the exact ``Fix.edits`` say which.
     """
 
     start_line: int
