@@ -15,10 +15,9 @@ from pathlib import Path
 from bot.analyze import Analyzer, FilterMode
 from bot.globs import GlobSet
 from bot.model import ChangedFile, FileStatus, Finding, Severity, SourceFile
-from bot.rules import CompiledRule, ProjectConfig
+from bot.rules import LANGUAGE_EXTENSIONS, CompiledRule, ProjectConfig
+from bot.text import apply_edits
 from bot.yamlfile import YamlError, read_documents
-
-_EXTENSIONS = {"python": "py"}
 
 
 @dataclass
@@ -33,12 +32,12 @@ def _apply(text: str, finding: Finding) -> str:
     # The first edit is the rule's own `fix`, which is what the CLI's snapshot holds;
     # later edits (an import review-bot adds) are ours and tested on their own.
     assert finding.fix is not None
-    edit = finding.fix.edits[0]
-    return text[: edit.start] + edit.replacement + text[edit.end :]
+    return apply_edits(text, finding.fix.edits[:1])
 
 
 def _run_case(analyzer: Analyzer, rule: CompiledRule, code: str) -> list[Finding]:
-    path = f"rule-test-case.{_EXTENSIONS.get(rule.language, rule.language)}"
+    extension = LANGUAGE_EXTENSIONS.get(rule.language, (f".{rule.language}",))[0]
+    path = f"rule-test-case{extension}"
     change = ChangedFile(path, FileStatus.added, whole_file=True)
     return analyzer.analyze(SourceFile(change, code), FilterMode.nofilter)
 

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 
 from bot.model import Edit, Fix, LineSuggestion
+from bot.text import SourceText, apply_edits
 
 _BARE_LF = re.compile(r"(?<!\r)\n")
-
-
-class LineIndex:
-    """Character offset <-> 1-based line lookups for one text."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
-
-    def line_of(self, offset: int) -> int:
-        return bisect.bisect_right(self.starts, offset)
-
-    def line_start(self, line: int) -> int:
-        return self.starts[line - 1]
-
-    def line_end(self, line: int) -> int:
-        """Offset of the end of ``line``, before its terminator."""
-        end = self.starts[line] - 1 if line < len(self.starts) else len(self.text)
-        if end > self.line_start(line) and self.text[end - 1] == "\r" and line < len(self.starts):
-            end -= 1
-        return end
 
 
 def newline_of(text: str) -> str:
@@ -53,19 +32,16 @@ def _indent_chars(lines: Sequence[str]) -> set[str]:
     return chars
 
 
-def _line_suggestion(index: LineIndex, edits: Sequence[Edit]) -> LineSuggestion | None:
-    first = index.line_of(min(e.start for e in edits))
-    last = index.line_of(max(max(e.end - 1, e.start) for e in edits))
+def _line_suggestion(index: SourceText, edits: Sequence[Edit]) -> LineSuggestion | None:
+    first = index.position(min(e.start for e in edits))[0]
+    last = index.position(max(max(e.end - 1, e.start) for e in edits))[0]
     block_start, block_end = index.line_start(first), index.line_end(last)
-    pieces: list[str] = []
-    cursor = block_start
-    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
-        if edit.start < cursor:
-            return None  # overlapping edits: no single meaning
-        pieces += [index.text[cursor : edit.start], edit.replacement]
-        cursor = edit.end
-    pieces.append(index.text[cursor:block_end] if cursor <= block_end else "")
-    new = "".join(pieces)
+    # An edit may end past the block (it deletes the line break too): take that in.
+    block_text_end = max(block_end, max(e.end for e in edits))
+    try:
+        new = apply_edits(index.text[block_start:block_text_end], edits, base=block_start)
+    except ValueError:
+        return None  # overlapping edits: no single meaning
     old = index.text[block_start:block_end]
     if "\n" in new.rstrip("\r\n") and {" ", "\t"} <= _indent_chars(
         old.splitlines() + new.splitlines()
@@ -84,14 +60,14 @@ def build_fix(text: str, edits: Sequence[Edit], finding_lines: range) -> Fix | N
     """
     if not edits:
         return None
-    index = LineIndex(text)
+    index = SourceText("", text)
     newline = newline_of(text)
     edits = tuple(with_line_endings(e, newline) for e in edits)
     local = [
         e
         for e in edits
-        if index.line_of(e.start) <= finding_lines[-1]
-        and index.line_of(max(e.end - 1, e.start)) >= finding_lines[0]
+        if index.position(e.start)[0] <= finding_lines[-1]
+        and index.position(max(e.end - 1, e.start))[0] >= finding_lines[0]
     ]
     suggestion = _line_suggestion(index, local) if local else None
     if local and suggestion is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.model import Edit
-from bot.suggestion import LineIndex, build_fix, newline_of
+from bot.suggestion import build_fix, newline_of
+from bot.text import SourceText
 
 
 def edit_of(text: str, old: str, new: str) -> Edit:
@@ -74,6 +75,6 @@ def test_deleting_a_whole_line() -> None:
 
 
 def test_line_index() -> None:
-    index = LineIndex("ab\r\ncd\nef")
-    assert [index.line_of(i) for i in (0, 3, 4, 7, 9)] == [1, 1, 2, 3, 3]
+    index = SourceText("t.py", "ab\r\ncd\nef")
+    assert [index.position(i)[0] for i in (0, 3, 4, 7, 9)] == [1, 1, 2, 3, 3]
     assert index.line_end(1) == 2 and index.line_end(2) == 6 and index.line_end(3) == 9
