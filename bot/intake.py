@@ -68,7 +68,9 @@ def from_git(spec: str, root: Path) -> Change:
         _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     diff = _git(root, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}..{head}", "--")
     files = parse_diff(decode_diff(diff))
-    return Change(files, _git_blob_reader(root, head, [f.path for f in files]))
+    # Deleted and binary files are never analysed: do not pull their blobs out of git.
+    wanted = [f.path for f in files if f.status not in (FileStatus.deleted, FileStatus.binary)]
+    return Change(files, _git_blob_reader(root, head, wanted))
 
 
 def _git_blob_reader(root: Path, rev: str, paths: Iterable[str]) -> Reader:
