@@ -286,6 +286,11 @@ def test_github_format_is_workflow_commands(proj: Path, capsys) -> None:
         ["rules", "test"],
         ["config"],
         ["config", "check"],
+        ["serve"],
+        ["jobs"],
+        ["jobs", "list"],
+        ["jobs", "show"],
+        ["jobs", "retry"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
