@@ -95,7 +95,7 @@ def rule_count(sgconfig: Path) -> int:
     """How many rules both tools run (those not switched off), read with review-bot's loader."""
     # Late: so that --help and argument errors do not wait for review-bot's imports.
     from bot.model import Severity
-    from bot.rules import load_project
+    from bot.rules.load import load_project
 
     return sum(r.severity is not Severity.off for r in load_project(sgconfig))
 

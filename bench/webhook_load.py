@@ -33,7 +33,7 @@ from typing import Any
 import aiohttp
 from common import REVIEW_BOT, progress
 
-from bot.queue import JobState, SqliteJobStore
+from bot.service.store.sqlite import JobState, SqliteJobStore
 
 TOKEN = "bench-stub-token"
 GOAL_P99_MS = 50.0

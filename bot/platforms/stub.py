@@ -16,10 +16,10 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
-from bot.diff import DiffError, parse_diff
-from bot.intake import Change, IntakeError
+from bot.cli.intake import Change, IntakeError
+from bot.core.diff import DiffError, parse_diff
 from bot.model import ChangedFile, FileStatus
-from bot.platforms import (
+from bot.platforms.base import (
     BackgroundTask,
     Headers,
     Ignored,
@@ -31,7 +31,7 @@ from bot.platforms import (
 )
 
 if TYPE_CHECKING:
-    from bot.queue import Job
+    from bot.service.store.sqlite import Job
 
 TOKEN_HEADER = "X-Stub-Token"
 _REQUIRED = ("project", "change", "revision")

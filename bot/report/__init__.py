@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.report import github, jsonout, rdjson, sarif, text
+from bot.report import gha, jsonout, rdjson, sarif, text
 from bot.report.base import Report
 
 FORMATS: dict[str, Callable[[Report], str]] = {
@@ -22,7 +22,7 @@ FORMATS: dict[str, Callable[[Report], str]] = {
     "rdjson": rdjson.render_rdjson,
     "rdjsonl": rdjson.render_rdjsonl,
     "sarif": sarif.render,
-    "github": github.render,
+    "github": gha.render,
 }
 
 

@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.core.text import SourceText, apply_edits, sorted_edits, utf8_len
 from bot.model import Finding, Problem, Severity
-from bot.text import SourceText, apply_edits, sorted_edits, utf8_len
 
 __all__ = ["SourceText", "apply_edits", "sorted_edits", "utf8_len"]
 

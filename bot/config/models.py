@@ -1,0 +1,413 @@
+"""The team-wide configuration: pydantic models, loading, and errors that name file, line, key.
+
+One file drives the CLI, the webhook service and manual re-checks. Every key is
+documented in config.example.yaml; unknown keys are errors, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot.config.secrets import SecretFileValue, SecretValue
+from bot.config.yamlfile import LineDict, YamlError, line_of, read_documents
+from bot.core.analyze import FilterMode
+from bot.core.globs import GlobSet, compile_glob
+from bot.model import Severity
+
+DEFAULT_TEST_GLOBS = ("**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py")
+SeverityName = Literal["off", "hint", "info", "warning", "error"]
+# The sgconfig.yml that ships beside the package: the embedded default rule packs.
+BUNDLED_SGCONFIG = Path(__file__).resolve().parents[2] / "sgconfig.yml"
+
+
+class _Strict(BaseModel):
+    # hide_input_in_errors: a ValidationError's text never carries an input value (which
+    # could be, or contain, a secret).
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _base_dir(info: ValidationInfo) -> Path | None:
+    """The config file's directory, which relative paths are relative to (load_config)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base_dir")
+    return Path(base) if base is not None else None
+
+
+def _relative_to_file(path: Path | None, info: ValidationInfo) -> Path | None:
+    base = _base_dir(info)
+    return base / path if path is not None and base is not None else path
+
+
+class RulesConfig(_Strict):
+    sgconfig: Path | None = Field(
+        default=None,
+        description="ast-grep project file whose ruleDirs/utilDirs hold the rules. "
+        "Default: sgconfig.yml in the current directory, else the bundled one.",
+    )
+    packs: list[str] | None = Field(
+        default=None, description="Rule directories (by name) to run; default: all of them."
+    )
+    extra_dirs: list[Path] = Field(default_factory=list, description="More rule directories.")
+    severity: dict[str, SeverityName] = Field(
+        default_factory=dict, description="Per-rule severity overrides; 'off' disables."
+    )
+
+    @field_validator("sgconfig")
+    @classmethod
+    def _sgconfig_relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _relative_to_file(value, info)
+
+    @field_validator("extra_dirs")
+    @classmethod
+    def _dirs_relative(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        base = _base_dir(info)
+        return [base / d for d in value] if base is not None else value
+
+
+class TestFilesConfig(_Strict):
+    globs: list[str] = Field(default_factory=lambda: list(DEFAULT_TEST_GLOBS))
+
+    @field_validator("globs")
+    @classmethod
+    def _compiles(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            compile_glob(glob)
+        return globs
+
+
+class ReviewConfig(_Strict):
+    min_severity: SeverityName = "warning"
+    filter_mode: FilterMode = FilterMode.added
+
+
+class LimitsConfig(_Strict):
+    max_file_bytes: Annotated[int, Field(gt=0)] = 2_000_000
+    max_files: Annotated[int, Field(gt=0)] = 3000
+
+
+MIB = 1024 * 1024
+PositiveInt = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class ServerConfig(_Strict):
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0: any free port (tests)
+    # GitHub caps webhook payloads at 25 MiB; bigger bodies are refused with 413.
+    max_body_bytes: PositiveInt = 25 * MIB
+    # How long a delivery id is remembered, to drop redelivered webhooks.
+    delivery_ttl_seconds: PositiveInt = 7 * 24 * 3600
+    shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 30
+
+
+class StorageConfig(_Strict):
+    url: str = "sqlite:///review-bot.db"
+    # "process": a committed event survives a crashed or killed process (SQLite WAL,
+    # synchronous=NORMAL). "power": also survives power loss, at an fsync per commit.
+    durability: Literal["process", "power"] = "process"
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_only(cls, url: str) -> str:
+        if not url.startswith("sqlite:///") or url == "sqlite:///":
+            raise ValueError(
+                "storage.url must be a sqlite:///PATH URL (the only backend for now), "
+                "e.g. sqlite:///review-bot.db or sqlite:////var/lib/review-bot/db.sqlite"
+            )
+        return url
+
+    @property
+    def sqlite_path(self) -> str:
+        """The database file (``:memory:`` allowed); relative to the working directory."""
+        return self.url.removeprefix("sqlite:///")
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+class WorkersConfig(_Strict):
+    analysis_processes: PositiveInt = Field(default_factory=_cpu_count)
+    platform_concurrency: PositiveInt = 4
+    lease_seconds: PositiveInt = 300
+    max_attempts: PositiveInt = 5
+    backoff_base_seconds: Seconds = 2
+    backoff_cap_seconds: Seconds = 300
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> WorkersConfig:
+        if self.backoff_cap_seconds < self.backoff_base_seconds:
+            raise ValueError("backoff_cap_seconds must be >= backoff_base_seconds")
+        return self
+
+
+class _WithSecrets(_Strict):
+    """A model with secret keys NAME and NAME_file: at most one of them is set.
+
+    After validation NAME holds the secret whichever key gave it, so code reads one
+    attribute: ``github.token.get_secret_value()``.
+    """
+
+    _secrets: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _WithSecrets:
+        for name in self._secrets:
+            given = getattr(self, name)
+            from_file = getattr(self, f"{name}_file")
+            if given is not None and from_file is not None:
+                raise ValueError(f"set {name} or {name}_file, not both")
+            if from_file is not None:
+                object.__setattr__(self, name, from_file)
+        return self
+
+
+def _http_url(url: str, key: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{key} must be an http(s):// URL")
+    return url.rstrip("/")
+
+
+class GitHubConfig(_WithSecrets):
+    _secrets: ClassVar[tuple[str, ...]] = ("private_key", "token", "webhook_secret")
+
+    enabled: bool = False
+    # https://api.github.com, or GitHub Enterprise Server's https://HOST/api/v3.
+    api_url: str = "https://api.github.com"
+    app_id: PositiveInt | None = None
+    private_key: SecretValue | None = None
+    private_key_file: SecretFileValue | None = None
+    token: SecretValue | None = None
+    token_file: SecretFileValue | None = None
+    webhook_secret: SecretValue | None = None
+    webhook_secret_file: SecretFileValue | None = None
+    dry_run: bool = False
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, url: str) -> str:
+        return _http_url(url, "api_url")
+
+    @model_validator(mode="after")
+    def _usable_when_enabled(self) -> GitHubConfig:
+        if (self.app_id is None) != (self.private_key is None):
+            raise ValueError("app_id and private_key (or private_key_file) go together")
+        if self.enabled:
+            if self.webhook_secret is None:
+                raise ValueError("enabled needs webhook_secret (or webhook_secret_file)")
+            if self.app_id is None and self.token is None:
+                raise ValueError("enabled needs app_id with private_key(_file), or token(_file)")
+        return self
+
+
+class GerritSshConfig(_Strict):
+    host: str = Field(min_length=1)
+    port: Annotated[int, Field(gt=0, le=65535)] = 29418
+    username: str | None = None
+    key_file: Path | None = None
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _relative_to_file(value, info)
+
+
+class GerritConfig(_WithSecrets):
+    _secrets: ClassVar[tuple[str, ...]] = ("password", "webhook_token")
+
+    enabled: bool = False
+    url: str | None = None
+    username: str | None = None
+    password: SecretValue | None = None
+    password_file: SecretFileValue | None = None
+    webhook_token: SecretValue | None = None
+    webhook_token_file: SecretFileValue | None = None
+    ssh: GerritSshConfig | None = None
+    dry_run: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        return None if url is None else _http_url(url, "url")
+
+    @model_validator(mode="after")
+    def _usable_when_enabled(self) -> GerritConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password (or password_file) go together")
+        if self.enabled and self.url is None:
+            raise ValueError("enabled needs url")
+        return self
+
+
+class StubPlatformConfig(_Strict):
+    """The in-process test adapter: records what would be posted."""
+
+    enabled: bool = False
+    dry_run: bool = False
+
+
+class PlatformsConfig(_Strict):
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
+    gerrit: GerritConfig = Field(default_factory=GerritConfig)
+    stub: StubPlatformConfig = Field(default_factory=StubPlatformConfig)
+
+
+class LoggingConfig(_Strict):
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    json_: bool = Field(default=False, alias="json")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lower(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
+
+
+class ProjectOverride(_Strict):
+    """Settings for the projects whose name matches ``match``.
+
+    ``match`` is a glob (bot/globs.py semantics, ``*`` crosses ``/``). With a ``:`` it is
+    matched against ``PLATFORM:PROJECT`` (``gerrit:openstack/*``), else against the
+    project alone (``openstack/nova``). Only the keys written here override the
+    top-level ones; ``rules.severity`` is merged into the top-level map.
+    """
+
+    match: str = Field(min_length=1)
+    rules: RulesConfig | None = None
+    review: ReviewConfig | None = None
+    test_files: TestFilesConfig | None = None
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, glob: str) -> str:
+        compile_glob(glob)
+        return glob
+
+    def matches(self, platform: str, project: str) -> bool:
+        subject = f"{platform}:{project}" if ":" in self.match else project
+        return GlobSet([self.match]).matches(subject)
+
+
+def _overlay(base: _Strict, override: _Strict | None) -> Any:
+    """``base`` with the keys explicitly set in ``override``."""
+    if override is None:
+        return base
+    update = {name: getattr(override, name) for name in override.model_fields_set}
+    if isinstance(base, RulesConfig) and "severity" in update:
+        update["severity"] = {**base.severity, **update["severity"]}
+    return base.model_copy(update=update)
+
+
+class Config(_Strict):
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    test_files: TestFilesConfig = Field(default_factory=TestFilesConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
+    platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
+    # Global dry run: analyse and log, post nothing anywhere.
+    dry_run: bool = False
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    projects: list[ProjectOverride] = Field(default_factory=list)
+
+    @property
+    def min_severity(self) -> Severity:
+        return Severity.parse(self.review.min_severity)
+
+    def is_dry_run(self, platform: str) -> bool:
+        """True when nothing may be posted to ``platform`` (global or per-platform)."""
+        settings = getattr(self.platforms, platform, None)
+        return self.dry_run or bool(getattr(settings, "dry_run", False))
+
+    def project_override(self, platform: str, project: str) -> ProjectOverride | None:
+        """The first entry of ``projects`` that matches, in file order."""
+        return next((o for o in self.projects if o.matches(platform, project)), None)
+
+    def for_project(self, platform: str, project: str) -> Config:
+        """The effective config of one project: the first matching override applied.
+
+        Overrides do not stack: the first entry of ``projects`` whose ``match`` fits
+        wins and the rest are ignored. Keys the override sets replace the top-level
+        ones (``rules.severity`` is merged, the override winning per rule).
+        """
+        override = self.project_override(platform, project)
+        if override is None:
+            return self
+        return self.model_copy(
+            update={
+                "rules": _overlay(self.rules, override.rules),
+                "review": _overlay(self.review, override.review),
+                "test_files": _overlay(self.test_files, override.test_files),
+            }
+        )
+
+    def redacted_dump(self) -> dict[str, Any]:
+        """The whole config as JSON-able data for logs: every secret is ``**********``."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class ConfigError(YamlError):
+    pass
+
+
+def _format_errors(exc: ValidationError, data: object, path: Path) -> str:
+    """One ``FILE:LINE: key.path: message`` line per error; input values are never shown."""
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = [p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")]
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = line_of(data, loc)
+        where = f"{path}:{line}" if line else str(path)
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"{where}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None) -> Config:
+    """The config at ``path``, or the embedded defaults when None.
+
+    Relative paths in the file are relative to its directory; ``${ENV_VAR}`` secrets
+    are resolved from the environment now and ``*_file`` secrets read now, so a
+    missing one is a load error. Literal secret values are refused in a file.
+    """
+    if path is None:
+        return Config()
+    docs = read_documents(path)
+    data = docs[0] if docs else LineDict()
+    if len(docs) > 1:
+        raise ConfigError(path, None, "expected one YAML document")
+    if not isinstance(data, dict):
+        raise ConfigError(path, 1, "expected a mapping at the top level")
+    context = {"base_dir": path.parent, "secrets_from_file": True}
+    try:
+        return Config.model_validate(data, context=context)
+    except ValidationError as exc:
+        message = _format_errors(exc, data, path)
+    err = ConfigError(path, None, "invalid configuration")
+    err.args = (message,)
+    raise err
+
+
+def find_sgconfig(config: Config, cwd: Path) -> Path:
+    if config.rules.sgconfig is not None:
+        return config.rules.sgconfig
+    local = cwd / "sgconfig.yml"
+    return local if local.is_file() else BUNDLED_SGCONFIG

@@ -1,0 +1,114 @@
+"""Run compiled rules on one changed file and turn matches into Findings. Pure: no I/O."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from ast_grep_py import SgNode, SgRoot
+
+from bot.core.fix_template import Transformed, interpolate_message, render_fix
+from bot.core.imports import REQUIRES_IMPORT, import_edit
+from bot.core.matching import RuleMatcher, match_rules, regions_from_lines
+from bot.core.rewrite import RewriteContext
+from bot.core.suggestion import build_fix
+from bot.model import ChangedFile, Finding, Pos, Severity, SourceFile, Span
+from bot.rules.load import LANGUAGE_EXTENSIONS, CompiledRule
+
+
+class FilterMode(enum.StrEnum):
+    """Which findings to keep, named as reviewdog names its filter modes."""
+
+    added = "added"  # the finding touches an added line
+    diff_context = "diff_context"  # it touches a hunk
+    file = "file"  # it is in a changed file
+    nofilter = "nofilter"  # everything
+
+
+def interest_lines(change: ChangedFile, mode: FilterMode) -> frozenset[int] | None:
+    """Lines a finding must touch to be kept; None means the whole file."""
+    if mode in (FilterMode.file, FilterMode.nofilter) or change.whole_file:
+        return None
+    if mode is FilterMode.added:
+        return change.added_lines
+    return frozenset(n for h in change.hunks for n in range(h.start, h.end + 1))
+
+
+def language_of(path: str) -> str | None:
+    for language, extensions in LANGUAGE_EXTENSIONS.items():
+        if path.endswith(extensions):
+            return language
+    return None
+
+
+def _span(node: SgNode) -> Span:
+    rng = node.range()
+    return Span(
+        Pos(rng.start.line + 1, rng.start.column, rng.start.index),
+        Pos(rng.end.line + 1, rng.end.column, rng.end.index),
+    )
+
+
+class Analyzer:
+    """Holds the compiled rules of one process; analyses one file at a time."""
+
+    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+        self.matchers = [RuleMatcher(r) for r in rules if r.severity is not Severity.off]
+        self._rewrites = {
+            m.rule.id: RewriteContext(m.rule.rewriters, m.rule.captured)
+            for m in self.matchers
+            if m.rule.transforms.rewrites
+        }
+
+    def analyze(self, source: SourceFile, mode: FilterMode = FilterMode.added) -> list[Finding]:
+        path = source.path
+        language = language_of(path)
+        matchers = [
+            m for m in self.matchers if m.rule.language == language and m.rule.applies_to(path)
+        ]
+        lines = interest_lines(source.change, mode)
+        if not matchers or (lines is not None and not lines):
+            return []
+        root = SgRoot(source.text, language).root()
+        regions = None if lines is None else regions_from_lines(lines)
+        findings = [
+            self._finding(m.rule, node, source, root)
+            for m, node in match_rules(root, matchers, regions)
+        ]
+        if lines is not None:
+            findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]
+        # Outer matches first, as the CLI's pre-order traversal reports them.
+        findings.sort(key=lambda f: (f.span.start.offset, -f.span.end.offset, f.rule_id))
+        return findings
+
+    def _finding(
+        self, rule: CompiledRule, node: SgNode, source: SourceFile, root: SgNode
+    ) -> Finding:
+        span = _span(node)
+        context = self._rewrites.get(rule.id)
+        values: Transformed = (
+            rule.transforms.native
+            if context is None
+            else context.values(node, rule.transforms, source.text)
+        )
+        fix = None
+        if rule.fix is not None:
+            edits = [render_fix(node, rule.fix, source.text, values)]
+            statement = rule.metadata.get(REQUIRES_IMPORT)
+            if statement:
+                added = import_edit(root, source.text, source.path, statement)
+                edits += [added] if added is not None else []
+            fix = build_fix(source.text, edits, span.lines)
+        return Finding(
+            rule_id=rule.id,
+            severity=rule.severity,
+            message=interpolate_message(rule.message, node, values, text=source.text),
+            path=source.path,
+            span=span,
+            matched=node.text(),
+            pack=rule.pack,
+            note=rule.note,
+            url=rule.url,
+            fix=fix,
+            metadata=rule.metadata,
+        )

@@ -1,0 +1,75 @@
+"""Exact edits -> a Fix with a whole-line suggestion, as a GitHub suggestion block needs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.core.text import SourceText, apply_edits
+from bot.model import Edit, Fix, LineSuggestion
+
+_BARE_LF = re.compile(r"(?<!\r)\n")
+
+
+def newline_of(text: str) -> str:
+    """The file's line ending: CRLF when most lines end so."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def with_line_endings(edit: Edit, newline: str) -> Edit:
+    if newline == "\n" or "\n" not in edit.replacement:
+        return edit
+    return Edit(edit.start, edit.end, _BARE_LF.sub(newline, edit.replacement))
+
+
+def _indent_chars(lines: Sequence[str]) -> set[str]:
+    chars: set[str] = set()
+    for line in lines:
+        stripped = line.lstrip(" \t")
+        if stripped.strip():
+            chars.update(line[: len(line) - len(stripped)])
+    return chars
+
+
+def _line_suggestion(index: SourceText, edits: Sequence[Edit]) -> LineSuggestion | None:
+    first = index.position(min(e.start for e in edits))[0]
+    last = index.position(max(max(e.end - 1, e.start) for e in edits))[0]
+    block_start, block_end = index.line_start(first), index.line_end(last)
+    # An edit may end past the block (it deletes the line break too): take that in.
+    block_text_end = max(block_end, max(e.end for e in edits))
+    try:
+        new = apply_edits(index.text[block_start:block_text_end], edits, base=block_start)
+    except ValueError:
+        return None  # overlapping edits: no single meaning
+    old = index.text[block_start:block_end]
+    if "\n" in new.rstrip("\r\n") and {" ", "\t"} <= _indent_chars(
+        old.splitlines() + new.splitlines()
+    ):
+        # Spaces and tabs in one multi-line block would break Python's indentation.
+        return None
+    return LineSuggestion(first, last, new)
+
+
+def build_fix(text: str, edits: Sequence[Edit], finding_lines: range) -> Fix | None:
+    """Keep the exact edits; add a suggestion of the lines around the finding.
+
+    Edits outside the finding's lines (an import at the top, say) stay in ``edits``
+    for platforms that take several edits, but not in the line suggestion. A
+    multi-line fix that would mix tabs and spaces is dropped entirely.
+    """
+    if not edits:
+        return None
+    index = SourceText("", text)
+    newline = newline_of(text)
+    edits = tuple(with_line_endings(e, newline) for e in edits)
+    local = [
+        e
+        for e in edits
+        if index.position(e.start)[0] <= finding_lines[-1]
+        and index.position(max(e.end - 1, e.start))[0] >= finding_lines[0]
+    ]
+    suggestion = _line_suggestion(index, local) if local else None
+    if local and suggestion is None:
+        return None
+    return Fix(edits=edits, suggestion=suggestion)

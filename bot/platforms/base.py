@@ -1,0 +1,155 @@
+"""What a code-review platform (GitHub, Gerrit, the test stub) plugs into the service.
+
+The split is deliberate: ``parse_webhook`` runs in the HTTP handler and may only look
+at the request (verify the signature, read the event) so the handler answers fast and
+never waits on a platform API; ``fetch`` and ``post`` run later in the worker, where
+failures can be retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from bot.cli.intake import Change
+
+if TYPE_CHECKING:
+    from bot.service.store.sqlite import Job
+
+
+class WebhookRejected(Exception):
+    """The request is not acceptable (bad signature, bad JSON...): answer ``status``."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class TransientError(Exception):
+    """Worth retrying later (rate limit, 5xx, network); ``retry_after`` in seconds."""
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.status = status
+
+
+class PermanentError(Exception):
+    """Retrying will not help (404, 403, malformed change): the job fails for good."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A webhook that asks for a review: the job key fields plus what the worker needs."""
+
+    platform: str
+    project: str
+    change: str
+    revision: str
+    delivery_id: str | None = None
+    recheck: bool = False
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A valid webhook we do not act on (a comment, a label...); answered 202."""
+
+    reason: str
+
+
+Headers = Mapping[str, str]
+WebhookParser = Callable[[Headers, bytes], "ParsedEvent | Ignored"]
+
+
+@dataclass(frozen=True)
+class WebhookRoute:
+    method: str  # "POST"
+    path: str  # "/webhooks/github"
+    parse: WebhookParser
+
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+@runtime_checkable
+class PlatformAdapter(Protocol):
+    name: str
+
+    @property
+    def has_credentials(self) -> bool:
+        """False means dry run: the review is rendered and stored, never posted."""
+        ...
+
+    def routes(self) -> list[WebhookRoute]: ...
+
+    def parse_webhook(self, headers: Headers, body: bytes) -> ParsedEvent | Ignored:
+        """Verify and decode a delivery; raise WebhookRejected. No platform API calls."""
+        ...
+
+    async def fetch(self, job: Job) -> Change:
+        """The changed files of the job's revision and a reader of their new bytes."""
+        ...
+
+    async def post(self, job: Job, review: dict[str, Any]) -> dict[str, Any]:
+        """Publish the review; must be idempotent (a retried job posts again)."""
+        ...
+
+    def background_tasks(self) -> list[BackgroundTask]:
+        """Long-lived coroutines run beside the routes (e.g. a Gerrit stream-events
+        listener); they are started with the app and cancelled on shutdown."""
+        ...
+
+
+class AdapterRegistry:
+    """Platform name -> adapter; the server and the worker look adapters up here."""
+
+    def __init__(self, adapters: list[PlatformAdapter] | None = None) -> None:
+        self._adapters: dict[str, PlatformAdapter] = {}
+        for adapter in adapters or []:
+            self.register(adapter)
+
+    def register(self, adapter: PlatformAdapter) -> None:
+        if adapter.name in self._adapters:
+            raise ValueError(f"platform {adapter.name!r} registered twice")
+        self._adapters[adapter.name] = adapter
+
+    def get(self, name: str) -> PlatformAdapter:
+        try:
+            return self._adapters[name]
+        except KeyError:
+            raise KeyError(f"no adapter for platform {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._adapters
+
+    def __iter__(self) -> Iterator[PlatformAdapter]:
+        return iter(self._adapters.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._adapters)
+
+
+__all__ = [
+    "AdapterRegistry",
+    "BackgroundTask",
+    "Headers",
+    "Ignored",
+    "ParsedEvent",
+    "PermanentError",
+    "PlatformAdapter",
+    "TransientError",
+    "WebhookParser",
+    "WebhookRejected",
+    "WebhookRoute",
+]

@@ -1,0 +1,38 @@
+"""The rules a team's config selects: packs, extra directories, severity overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.config.models import Config, ConfigError, find_sgconfig
+from bot.model import Severity
+from bot.rules.load import CompiledRule, load_project
+
+
+def configured_rules(
+    config: Config, cwd: Path, config_path: Path | None = None
+) -> list[CompiledRule]:
+    sgconfig = find_sgconfig(config, cwd)
+    rules = load_project(sgconfig, config.rules.extra_dirs)
+    where = config_path or "configuration"
+    if config.rules.packs is not None:
+        known = {r.pack for r in rules}
+        unknown = sorted(set(config.rules.packs) - known)
+        if unknown:
+            raise ConfigError(
+                where,
+                None,
+                f"rules.packs: unknown pack(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})",
+            )
+        rules = [r for r in rules if r.pack in config.rules.packs]
+    by_id = {r.id for r in rules}
+    for rule_id in config.rules.severity:
+        if rule_id not in by_id:
+            raise ConfigError(where, None, f"rules.severity.{rule_id}: no such rule")
+    return [
+        r.with_severity(Severity.parse(config.rules.severity[r.id]))
+        if r.id in config.rules.severity
+        else r
+        for r in rules
+    ]

@@ -1,0 +1,1 @@
+"""The webhook service (layer 7): app, worker, analysis pool, store, metrics, logs."""

@@ -1,0 +1,219 @@
+"""The webhook service: aiohttp app with the platforms' webhook routes, health, readiness
+and metrics.
+
+A webhook handler only verifies, decodes and enqueues: no platform API call, so it
+answers within the platform's timeout and a slow or failing API never loses an event
+(the worker retries from the durable queue). If the store cannot take the job the
+answer is 503, so the platform redelivers; never 202 and drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.config.models import Config
+from bot.platforms.base import (
+    AdapterRegistry,
+    Ignored,
+    PlatformAdapter,
+    WebhookParser,
+    WebhookRejected,
+)
+from bot.service.metrics import CONTENT_TYPE, Metrics
+from bot.service.store.sqlite import JobKey, SqliteJobStore
+from bot.service.worker import Worker
+
+log = logging.getLogger("bot.service.app")
+T = TypeVar("T")
+
+STORE_TIMEOUT = 10.0  # seconds a readiness ping may take before we call the store broken
+
+CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
+STORE: web.AppKey[SqliteJobStore] = web.AppKey("store", SqliteJobStore)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+ADAPTERS: web.AppKey[AdapterRegistry] = web.AppKey("adapters", AdapterRegistry)
+WORKER: web.AppKey[Worker | None] = web.AppKey("worker")
+
+
+def _json(code: int, **body: Any) -> web.Response:
+    return web.json_response(body, status=code)
+
+
+class _Webhooks:
+    """The handlers; store calls go to ``executor`` so SQLite never blocks the loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: SqliteJobStore,
+        metrics: Metrics,
+        executor: Executor,
+        worker: Worker | None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.metrics = metrics
+        self.executor = executor
+        self.worker = worker
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    def _reject(self, platform: str, status: int, reason: str) -> web.Response:
+        self.metrics.deliveries_rejected.labels(platform, str(status)).inc()
+        return _json(status, status="rejected", reason=reason)
+
+    def handler(self, platform: str, parse: WebhookParser) -> Callable[..., Any]:
+        limit = self.config.server.max_body_bytes
+
+        async def handle(request: web.Request) -> web.Response:
+            self.metrics.deliveries_received.labels(platform).inc()
+            # Refuse by the declared length before reading; client_max_size catches
+            # chunked bodies that lie or declare nothing.
+            if request.content_length is not None and request.content_length > limit:
+                return self._reject(platform, 413, f"body over {limit} bytes")
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return self._reject(platform, 413, f"body over {limit} bytes")
+            try:
+                event = parse(request.headers, body)
+            except WebhookRejected as exc:
+                return self._reject(platform, exc.status, exc.reason)
+            if isinstance(event, Ignored):
+                self.metrics.events_ignored.labels(platform).inc()
+                return _json(202, status="ignored", reason=event.reason)
+            key = JobKey(event.platform, event.project, event.change, event.revision)
+            fields = {
+                "delivery_id": event.delivery_id,
+                "platform": event.platform,
+                "project": event.project,
+                "change": event.change,
+                "revision": event.revision,
+            }
+            try:
+                # Enqueue before recording the delivery: if recording then failed, the
+                # platform's redelivery would be taken for a duplicate and the event lost.
+                # A duplicate enqueue coalesces with the existing job of the same key.
+                queued = await self.call(
+                    self.store.enqueue,
+                    key,
+                    # The worker reads it: a re-check asked for this revision explicitly.
+                    {**event.payload, "recheck": event.recheck},
+                    delivery_id=event.delivery_id,
+                    recheck=event.recheck,
+                )
+                new = event.delivery_id is None or await self.call(
+                    self.store.record_delivery,
+                    event.delivery_id,
+                    self.config.server.delivery_ttl_seconds,
+                )
+            except Exception:
+                log.exception("store unavailable; delivery refused with 503", extra=fields)
+                return self._reject(platform, 503, "job store unavailable")
+            if not new:
+                self.metrics.deliveries_deduplicated.labels(platform).inc()
+                log.info("duplicate delivery", extra={**fields, "job_id": queued.job_id})
+                return _json(202, status="duplicate", job_id=queued.job_id)
+            if self.worker is not None:
+                self.worker.wake()
+            log.info(
+                "queued (coalesced=%s, superseded=%s)",
+                queued.coalesced,
+                list(queued.superseded),
+                extra={**fields, "job_id": queued.job_id},
+            )
+            return _json(
+                202,
+                status="queued",
+                job_id=queued.job_id,
+                coalesced=queued.coalesced,
+                superseded=list(queued.superseded),
+            )
+
+        return handle
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return _json(200, status="alive")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(self.call(self.store.ping), STORE_TIMEOUT)
+        except Exception as exc:
+            reason = f"store: {exc}" if str(exc) else f"store: {type(exc).__name__}"
+            return _json(503, status="not ready", reason=reason)
+        if self.worker is None or not self.worker.running:
+            return _json(503, status="not ready", reason="worker loop not running")
+        return _json(200, status="ready")
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        # Rendering calls the queue-depth callback, a store read: off the loop.
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(self.executor, self.metrics.render)
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+
+def create_app(
+    config: Config,
+    store: SqliteJobStore,
+    adapters: AdapterRegistry | Iterable[PlatformAdapter],
+    *,
+    metrics: Metrics,
+    worker: Worker | None = None,
+    store_executor: Executor | None = None,
+) -> web.Application:
+    """The service app. With ``worker`` the app starts it on startup and stops it (with
+    the shutdown grace) on cleanup; adapters' background tasks live as long as the app."""
+    registry = (
+        adapters if isinstance(adapters, AdapterRegistry) else AdapterRegistry(list(adapters))
+    )
+    # client_max_size stops bodies without (or with a lying) Content-Length.
+    app = web.Application(client_max_size=config.server.max_body_bytes)
+    app[CONFIG] = config
+    app[STORE] = store
+    app[METRICS] = metrics
+    app[ADAPTERS] = registry
+    app[WORKER] = worker
+    own_executor = store_executor is None
+    executor = store_executor or ThreadPoolExecutor(4, thread_name_prefix="webhook-store")
+    hooks = _Webhooks(config, store, metrics, executor, worker)
+    metrics.track_queue_depth(store.depth)
+
+    for adapter in registry:
+        for route in adapter.routes():
+            app.router.add_route(route.method, route.path, hooks.handler(adapter.name, route.parse))
+    app.router.add_get("/healthz", hooks.healthz)
+    app.router.add_get("/readyz", hooks.readyz)
+    app.router.add_get("/metrics", hooks.metrics_page)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(run(), name=f"{adapter.name}-background")
+            for adapter in registry
+            for run in adapter.background_tasks()
+        ]
+        if worker is not None:
+            await worker.start()
+        yield
+        if worker is not None:
+            await worker.stop()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if own_executor:
+            executor.shutdown(wait=True)
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,66 @@
+"""`review-bot serve`: build the store, adapters, worker and app from the config, and run.
+
+aiohttp's run_app turns SIGTERM/SIGINT into a graceful shutdown: it stops accepting,
+then the app's cleanup stops the worker, which finishes or releases in-flight jobs
+within server.shutdown_grace_seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from aiohttp import web
+
+from bot.config.models import Config
+from bot.platforms.base import AdapterRegistry
+from bot.platforms.stub import StubAdapter
+from bot.service.app import create_app
+from bot.service.metrics import Metrics
+from bot.service.store.sqlite import SqliteJobStore
+from bot.service.worker import Worker, configure_logging
+
+log = logging.getLogger("review-bot.service")
+
+
+def build_adapters(config: Config) -> AdapterRegistry:
+    """The adapters the config enables. GitHub and Gerrit plug in here as they land."""
+    registry = AdapterRegistry()
+    if config.platforms.stub.enabled:
+        # A test adapter: its shared token comes from the environment, never the config.
+        registry.register(StubAdapter(os.environ.get("REVIEW_BOT_STUB_TOKEN", "")))
+    return registry
+
+
+def open_store(config: Config) -> SqliteJobStore:
+    w = config.workers
+    return SqliteJobStore(
+        config.storage.url,
+        max_attempts=w.max_attempts,
+        backoff_base=w.backoff_base_seconds,
+        backoff_cap=w.backoff_cap_seconds,
+        durability=config.storage.durability,
+    )
+
+
+def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+    configure_logging(config.logging.level, json_lines=config.logging.json_)
+    store = open_store(config)
+    adapters = build_adapters(config)
+    metrics = Metrics()
+    worker = Worker(config, store, adapters, metrics=metrics)
+    app = create_app(config, store, adapters, metrics=metrics, worker=worker)
+    host = host or config.server.host
+    port = config.server.port if port is None else port
+    log.info("serving", extra={"host": host, "port": port, "platforms": adapters.names()})
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            shutdown_timeout=config.server.shutdown_grace_seconds,
+            print=None,
+            access_log=None,
+        )
+    finally:
+        store.close()

@@ -1,0 +1,1 @@
+"""Durable job stores behind the JobStore protocol."""

@@ -1,0 +1,431 @@
+"""The job loop of the service: lease a job, fetch the change, analyse it in a process
+pool, post (or, in dry run, store) the review, and settle the job in the store.
+
+Store calls go to a thread executor (SQLite blocks); analysis goes to a process pool
+(ast-grep-py holds the GIL, so threads would not run it in parallel and would stall
+the event loop). Platform calls are bounded per platform by a semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+from bot import __version__
+from bot.cli.intake import Change, IntakeError
+from bot.config.models import Config
+from bot.core.globs import GlobSet
+from bot.model import ChangedFile, FileStatus
+from bot.platforms.base import AdapterRegistry, PermanentError, PlatformAdapter, TransientError
+from bot.service.metrics import Metrics
+from bot.service.store.sqlite import Job, JobState, LeaseLost, SqliteJobStore
+
+log = logging.getLogger("bot.service.worker")
+T = TypeVar("T")
+
+# Fields that structured log lines may carry; the JSON formatter emits exactly these extras.
+LOG_FIELDS = ("delivery_id", "job_id", "platform", "project", "change", "revision", "outcome")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the job fields passed via ``extra=``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in LOG_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _owner(job: Job) -> str:
+    """The lease owner of this attempt (set by lease, unique per lease)."""
+    assert job.lease_owner is not None, "a leased job has an owner"
+    return job.lease_owner
+
+
+def job_fields(job: Job) -> dict[str, Any]:
+    return {
+        "delivery_id": job.delivery_id,
+        "job_id": job.id,
+        "platform": job.key.platform,
+        "project": job.key.project,
+        "change": job.key.change,
+        "revision": job.key.revision,
+    }
+
+
+# --- analysis, in a child process ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A change with the new bytes already read: picklable, unlike Change's reader."""
+
+    files: list[ChangedFile]
+    contents: dict[str, bytes]
+    unreadable: dict[str, str]  # path -> why it could not be read
+
+    def read(self, path: str) -> bytes:
+        if path in self.contents:
+            return self.contents[path]
+        raise IntakeError(self.unreadable.get(path, f"{path}: no contents"))
+
+
+def snapshot(change: Change, config: Config) -> Snapshot:
+    """Read the files run_check will read (test files, not deleted/binary, up to the limit)."""
+    tests = GlobSet(config.test_files.globs)
+    wanted = [f for f in change.files if tests.matches(f.path)][: config.limits.max_files]
+    contents: dict[str, bytes] = {}
+    unreadable: dict[str, str] = {}
+    for f in wanted:
+        if f.status in (FileStatus.deleted, FileStatus.binary):
+            continue
+        try:
+            contents[f.path] = change.read(f.path)
+        except IntakeError as exc:
+            unreadable[f.path] = str(exc)
+    return Snapshot(list(change.files), contents, unreadable)
+
+
+_child_rules: dict[str, Any] = {}
+
+
+def review_in_child(snap: Snapshot, config: Config, cwd: str) -> dict[str, Any]:
+    """run_check on a snapshot -> the review as review-bot's JSON document (plus counts).
+
+    Runs in a pool process; compiled rules are cached per rules section, so a project
+    override with other packs does not recompile the default ones.
+    """
+    from bot.core.pipeline import run_check
+    from bot.report import Report, render
+    from bot.rules.ruleset import configured_rules
+
+    cache_key = config.rules.model_dump_json()
+    rules = _child_rules.get(cache_key)
+    if rules is None:
+        rules = _child_rules[cache_key] = configured_rules(config, Path(cwd))
+    change = Change(snap.files, snap.read)
+    result = run_check(change, rules, config, jobs=1)  # jobs=1: no pool inside the pool
+    review = json.loads(
+        render("json", Report(result.findings, result.problems, result.sources, __version__))
+    )
+    review["summary"] = {
+        "analysed_files": result.analysed_files,
+        "below_threshold": result.below_threshold,
+        "suppressed": result.suppressed,
+    }
+    return review
+
+
+def default_analysis_executor(processes: int) -> ProcessPoolExecutor:
+    # spawn, not fork: forking a process that runs an event loop and executor threads can
+    # copy a held lock into the child and hang it.
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    lease_seconds: float = 300.0
+    poll_interval: float = 1.0  # idle wait between lease attempts (a webhook wakes us sooner)
+    max_jobs: int = 4  # jobs in flight at once
+    platform_concurrency: int = 4  # concurrent posts per platform
+    shutdown_grace: float = 30.0
+    owner: str = ""  # lease owner; default host:pid:random
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> WorkerOptions:
+        w = config.workers
+        values: dict[str, Any] = {
+            "lease_seconds": float(w.lease_seconds),
+            "max_jobs": w.analysis_processes,
+            "platform_concurrency": w.platform_concurrency,
+            "shutdown_grace": float(config.server.shutdown_grace_seconds),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+# Network failures of an adapter's HTTP client: worth retrying.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    ConnectionError,
+    BrokenProcessPool,
+)
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        store: SqliteJobStore,
+        adapters: AdapterRegistry | Iterable[PlatformAdapter],
+        *,
+        metrics: Metrics,
+        options: WorkerOptions | None = None,
+        store_executor: Executor | None = None,
+        analysis_executor: Executor | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.adapters = (
+            adapters if isinstance(adapters, AdapterRegistry) else AdapterRegistry(list(adapters))
+        )
+        self.metrics = metrics
+        self.options = options or WorkerOptions.from_config(config)
+        self.owner = (
+            self.options.owner or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        )
+        self._own_store_executor = store_executor is None
+        self._store_executor = store_executor or ThreadPoolExecutor(4, thread_name_prefix="store")
+        self._own_analysis = analysis_executor is None
+        self._analysis: Executor | None = analysis_executor
+        self._cwd = str(cwd or Path.cwd())
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._leases = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done() and not self._stopping
+
+    def wake(self) -> None:
+        """A job was enqueued: lease now rather than after the poll interval."""
+        self._wake.set()
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_executor, lambda: fn(*args, **kwargs))
+
+    def _analysis_executor(self) -> Executor:
+        if self._analysis is None:
+            self._analysis = default_analysis_executor(self.config.workers.analysis_processes)
+        return self._analysis
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="review-bot-worker")
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop leasing; give in-flight jobs ``grace`` seconds, then cancel and release them."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        grace = self.options.shutdown_grace if grace is None else grace
+        pending_work = False
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+            pending_work = bool(pending)
+            for task in pending:
+                task.cancel()  # _process releases the job back to the queue
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._own_analysis and self._analysis is not None:
+            pool = self._analysis
+            self._analysis = None
+            # A child still analysing a huge file would keep the process alive past the
+            # grace (the interpreter joins pool workers at exit); its job was released
+            # above, so end the child now. ProcessPoolExecutor has no public terminate.
+            children = list(getattr(pool, "_processes", {}).values()) if pending_work else []
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in children:
+                child.terminate()
+        if self._own_store_executor:
+            self._store_executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        opts = self.options
+        while not self._stopping:
+            if len(self._inflight) >= opts.max_jobs:
+                # Bounded wait: a stop() must not hang behind a job that never finishes.
+                await asyncio.wait(
+                    set(self._inflight),
+                    timeout=opts.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                continue
+            try:
+                # One owner per lease, not per worker: a job released and re-leased by this
+                # same worker must not let the first, stale attempt still complete or post.
+                self._leases += 1
+                owner = f"{self.owner}#{self._leases}"
+                job = await self._call(self.store.lease, owner, opts.lease_seconds)
+            except Exception:
+                log.exception("leasing a job failed")
+                job = None
+            if job is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), opts.poll_interval)
+                self._wake.clear()
+                continue
+            task = asyncio.create_task(self._process(job), name=f"job-{job.id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _heartbeat(self, job: Job) -> None:
+        every = max(self.options.lease_seconds / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                held = await self._call(
+                    self.store.heartbeat, job.id, _owner(job), self.options.lease_seconds
+                )
+            except Exception:
+                log.exception("heartbeat failed", extra=job_fields(job))
+                continue
+            if not held:
+                log.warning("lease lost", extra=job_fields(job))
+                return
+
+    async def _process(self, job: Job) -> None:
+        fields = job_fields(job)
+        platform = job.key.platform
+        started = time.monotonic()
+        log.info("job started (attempt %d)", job.attempts, extra=fields)
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        outcome = "failed"
+        try:
+            outcome = await self._attempt(job)
+        except asyncio.CancelledError:
+            # Shutdown grace ran out: hand the job back so another worker takes it at once.
+            outcome = "released"
+            with contextlib.suppress(Exception):
+                await self._call(self.store.release, job.id, _owner(job))
+            raise
+        except LeaseLost:
+            outcome = "lease_lost"
+        except TransientError as exc:
+            self._api_error(platform, exc.status)
+            outcome = await self._fail(job, str(exc), transient=True, retry_after=exc.retry_after)
+        except PermanentError as exc:
+            self._api_error(platform, exc.status)
+            outcome = await self._fail(job, str(exc), transient=False)
+        except _TRANSIENT as exc:
+            self._api_error(platform, None)
+            if isinstance(exc, BrokenProcessPool) and self._own_analysis:
+                self._analysis = None  # a child died; the next job gets a fresh pool
+            outcome = await self._fail(job, f"{type(exc).__name__}: {exc}", transient=True)
+        except Exception as exc:
+            # A bug or an unreadable change: retrying will not help; `jobs retry` can.
+            log.exception("job failed", extra=fields)
+            outcome = await self._fail(job, f"{type(exc).__name__}: {exc}", transient=False)
+        finally:
+            heartbeat.cancel()
+            self.metrics.jobs.labels(platform, outcome).inc()
+            self.metrics.job_duration.labels(platform).observe(time.monotonic() - started)
+            log.info("job %s", outcome, extra={**fields, "outcome": outcome})
+
+    def _api_error(self, platform: str, status: int | None) -> None:
+        self.metrics.api_errors.labels(platform, str(status) if status else "none").inc()
+
+    async def _fail(
+        self, job: Job, error: str, *, transient: bool, retry_after: float | None = None
+    ) -> str:
+        try:
+            state = await self._call(
+                self.store.fail,
+                job.id,
+                _owner(job),
+                error,
+                transient=transient,
+                retry_after=retry_after,
+            )
+        except LeaseLost:
+            return "lease_lost"
+        if state is JobState.queued:
+            return "retry"
+        return state.value  # failed or dead
+
+    async def _still_ours(self, job: Job) -> str | None:
+        """None while we hold the lease; else why the job must not go on."""
+        current = await self._call(self.store.get, job.id)
+        if current is None:
+            return "lease_lost"
+        if current.state is JobState.superseded:
+            return "superseded"
+        if current.state is not JobState.running or current.lease_owner != _owner(job):
+            return "lease_lost"
+        return None
+
+    async def _attempt(self, job: Job) -> str:
+        stop = await self._still_ours(job)
+        if stop is not None:
+            return stop
+        platform = job.key.platform
+        adapter = self.adapters.get(platform)  # KeyError: no such adapter, fails the job
+        config = self.config.for_project(platform, job.key.project)
+        change = await adapter.fetch(job)
+        snap = await asyncio.to_thread(snapshot, change, config)  # readers may block
+        loop = asyncio.get_running_loop()
+        review = await loop.run_in_executor(
+            self._analysis_executor(), review_in_child, snap, config, self._cwd
+        )
+        for finding in review["findings"]:
+            self.metrics.findings.labels(finding["rule_id"]).inc()
+        if not adapter.has_credentials or self.config.is_dry_run(platform):
+            await self._call(
+                self.store.complete, job.id, _owner(job), {"dry_run": True, "review": review}
+            )
+            return "dry_run"
+        # Analysis can take long: a newer revision or a lost lease makes this post stale.
+        stop = await self._still_ours(job)
+        if stop is not None:
+            return stop
+        newer = await self._call(self.store.newer_revision, job.id)
+        if newer is not None and not job.payload.get("recheck"):
+            # Not current any more, and nobody asked for this revision explicitly.
+            await self._call(
+                self.store.complete, job.id, _owner(job), {"posted": False, "stale_for": newer}
+            )
+            return "stale"
+        semaphore = self._semaphores.setdefault(
+            platform, asyncio.Semaphore(self.options.platform_concurrency)
+        )
+        async with semaphore:
+            posted = await adapter.post(job, review)
+        result = {"dry_run": False, "posted": posted, "findings": len(review["findings"])}
+        await self._call(self.store.complete, job.id, _owner(job), result)
+        return "posted"

@@ -1,0 +1,241 @@
+"""`review-bot serve` as a real process: graceful SIGTERM, kill -9 mid-job, bad config.
+
+The stub adapter (no platform credentials needed) runs in dry run; the job store is a
+real SQLite file that outlives the killed process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.service.store.sqlite import JobState, SqliteJobStore
+
+EXE = str(Path(sys.executable).parent / "review-bot")
+TOKEN = "stub-token-not-in-logs"
+# Enough test code that analysis is still running when the test kills the server.
+BIG_TEST = "".join(
+    f"class T{i}:\n    def test_{i}(self):\n        self.m = mock.patch('a.b').start()\n"
+    f"        server = self.api.get_servers()[0]\n\n"
+    for i in range(1500)
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp_path: Path, **workers: object) -> Path:
+    lines = [
+        f"storage: {{url: 'sqlite:///{tmp_path / 'bot.db'}'}}",
+        "server: {shutdown_grace_seconds: 5}",
+        "platforms: {stub: {enabled: true, dry_run: true}}",
+        "logging: {json: true}",
+        "workers: {" + ", ".join(f"{k}: {v}" for k, v in workers.items()) + "}",
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Server:
+    def __init__(self, config: Path, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.log = (tmp_path / f"serve-{self.port}.log").open("w+")
+        self.proc = subprocess.Popen(
+            [EXE, "serve", "-c", str(config), "--port", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env={**os.environ, "REVIEW_BOT_STUB_TOKEN": TOKEN},
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("server did not become ready:\n" + self.output())
+
+    def post(self, body: dict) -> dict:
+        request = urllib.request.Request(
+            self.url + "/webhooks/stub",
+            data=json.dumps(body).encode(),
+            headers={"X-Stub-Token": TOKEN, "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            assert reply.status == 202
+            return json.loads(reply.read())
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def job_state(db: Path, job_id: int) -> JobState | None:
+    store = SqliteJobStore(f"sqlite:///{db}")
+    try:
+        job = store.get(job_id)
+        return None if job is None else job.state
+    finally:
+        store.close()
+
+
+def test_sigterm_finishes_the_job_and_exits_in_grace(tmp_path: Path, servers) -> None:
+    server = Server(write_config(tmp_path), tmp_path)
+    servers.append(server)
+    reply = server.post(
+        {
+            "project": "p",
+            "change": "1",
+            "revision": "a",
+            "delivery": "d1",
+            "files": {"tests/test_a.py": "x = mock.patch('a').start()\n"},
+        }
+    )
+    wait_for(lambda: job_state(tmp_path / "bot.db", reply["job_id"]) is JobState.done)
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    output = server.output()
+    assert TOKEN not in output  # the secret never reaches the logs
+    shown = subprocess.run(
+        [EXE, "jobs", "show", str(reply["job_id"]), "-c", str(tmp_path / "config.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    assert json.loads(shown)["result"]["dry_run"] is True
+
+
+def test_kill_9_mid_job_loses_nothing(tmp_path: Path, servers) -> None:
+    config = write_config(tmp_path, lease_seconds=2)
+    first = Server(config, tmp_path)
+    servers.append(first)
+    reply = first.post(
+        {
+            "project": "p",
+            "change": "2",
+            "revision": "b",
+            "delivery": "d2",
+            "files": {"tests/test_big.py": BIG_TEST},
+        }
+    )
+    db = tmp_path / "bot.db"
+    wait_for(lambda: job_state(db, reply["job_id"]) is JobState.running)
+    first.proc.kill()  # SIGKILL: no cleanup, the lease stays behind
+    first.proc.wait()
+    assert job_state(db, reply["job_id"]) is JobState.running
+    second = Server(config, tmp_path)
+    servers.append(second)
+    wait_for(lambda: job_state(db, reply["job_id"]) is JobState.done, timeout=120)
+    store = SqliteJobStore(f"sqlite:///{db}")
+    job = store.get(reply["job_id"])
+    store.close()
+    assert job is not None and job.attempts >= 2
+    assert job.result is not None and job.result["dry_run"] is True
+
+
+def test_bad_config_refuses_to_start_and_names_the_key(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("server: {port: 99999}\n")
+    done = subprocess.run(
+        [EXE, "serve", "-c", str(tmp_path / "bad.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2 and "server.port" in done.stderr
+
+
+def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
+    from bot.service.store.sqlite import JobKey
+
+    config = write_config(tmp_path, max_attempts=1)
+    store = SqliteJobStore(f"sqlite:///{tmp_path / 'bot.db'}", max_attempts=1)
+    job_id = store.enqueue(JobKey("stub", "proj", "7", "c0ffee"), {}).job_id
+    job = store.lease("test", 30)
+    assert job is not None and job.id == job_id
+    assert store.fail(job_id, "test", "boom", transient=True) is JobState.dead
+    store.close()
+
+    def jobs(*args: str) -> str:
+        return subprocess.run(
+            [EXE, "jobs", *args, "-c", str(config)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=True,
+        ).stdout
+
+    listed = jobs("list", "--state", "dead")
+    assert f"{job_id:>6}  dead" in listed and "proj / 7 @ c0ffee" in listed
+    assert "queued again" in jobs("retry", str(job_id))
+    assert job_state(tmp_path / "bot.db", job_id) is JobState.queued
+    missing = subprocess.run(
+        [EXE, "jobs", "show", "999", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert missing.returncode == 2 and "no job 999" in missing.stderr
+
+
+def test_sigterm_during_a_long_analysis_releases_the_job_and_exits(tmp_path: Path, servers) -> None:
+    server = Server(write_config(tmp_path), tmp_path)  # grace: 5 s
+    servers.append(server)
+    reply = server.post(
+        {
+            "project": "p",
+            "change": "3",
+            "revision": "c",
+            "delivery": "d3",
+            "files": {"tests/test_big.py": BIG_TEST * 4},
+        }
+    )
+    db = tmp_path / "bot.db"
+    wait_for(lambda: job_state(db, reply["job_id"]) is JobState.running)
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0, server.output()
+    assert time.monotonic() - started < 15
+    assert job_state(db, reply["job_id"]) is JobState.queued  # released, not lost

@@ -1,0 +1,124 @@
+"""Diff intake: every shape of file entry a real diff carries."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.diff import DiffError, decode_diff, parse_diff
+from bot.model import FileStatus, Hunk
+
+GIT_DIFF = """\
+diff --git a/nova/tests/functional/test_new.py b/nova/tests/functional/test_new.py
+new file mode 100644
+index 0000000..e69de29
+--- /dev/null
++++ b/nova/tests/functional/test_new.py
+@@ -0,0 +1,3 @@
++import os
++
++x = 1
+diff --git a/nova/tests/test_old.py b/nova/tests/test_renamed.py
+similarity index 90%
+rename from nova/tests/test_old.py
+rename to nova/tests/test_renamed.py
+index 1111111..2222222 100644
+--- a/nova/tests/test_old.py
++++ b/nova/tests/test_renamed.py
+@@ -10,4 +10,5 @@ class T:
+     a = 1
+-    b = 2
++    b = 3
++    c = 4
+     d = 5
+     e = 6
+diff --git a/nova/tests/test_gone.py b/nova/tests/test_gone.py
+deleted file mode 100644
+index 3333333..0000000
+--- a/nova/tests/test_gone.py
++++ /dev/null
+@@ -1,2 +0,0 @@
+-a = 1
+-b = 2
+diff --git a/nova/tests/data.bin b/nova/tests/data.bin
+index 4444444..5555555 100644
+Binary files a/nova/tests/data.bin and b/nova/tests/data.bin differ
+"""
+
+
+def by_path(text: str) -> dict:
+    return {f.path: f for f in parse_diff(text)}
+
+
+def test_git_diff_statuses_lines_and_hunks() -> None:
+    files = by_path(GIT_DIFF)
+    new = files["nova/tests/functional/test_new.py"]
+    assert new.status is FileStatus.added and new.whole_file
+    assert new.added_lines == {1, 2, 3}
+    renamed = files["nova/tests/test_renamed.py"]
+    assert renamed.status is FileStatus.renamed
+    assert renamed.old_path == "nova/tests/test_old.py"
+    assert renamed.added_lines == {11, 12}
+    assert renamed.hunks == (Hunk(10, 14),)
+    assert not renamed.whole_file
+    assert files["nova/tests/test_gone.py"].status is FileStatus.deleted
+    assert files["nova/tests/data.bin"].status is FileStatus.binary
+
+
+def test_plain_diff_without_git_headers() -> None:
+    text = (
+        "--- tests/test_a.py.orig\t2024-01-01 00:00:00\n"
+        "+++ tests/test_a.py\t2024-01-02 00:00:00\n"
+        "@@ -1,2 +1,3 @@\n a\n+b\n c\n"
+    )
+    (f,) = parse_diff(text)
+    assert f.path == "tests/test_a.py"
+    assert f.status is FileStatus.modified and f.old_path is None
+    assert f.added_lines == {2}
+
+
+def test_no_newline_at_end_of_file_marker() -> None:
+    text = (
+        "--- a/t/test_a.py\n+++ b/t/test_a.py\n@@ -1,2 +1,2 @@\n a\n-b\n"
+        "\\ No newline at end of file\n+c\n\\ No newline at end of file\n"
+    )
+    (f,) = parse_diff(text)
+    assert f.added_lines == {2}
+    assert f.hunks == (Hunk(1, 2),)
+
+
+def test_crlf_diff() -> None:
+    text = "--- a/test_x.py\r\n+++ b/test_x.py\r\n@@ -1,1 +1,2 @@\r\n a\r\n+b\r\n"
+    (f,) = parse_diff(text)
+    assert f.added_lines == {2}
+
+
+def test_non_utf8_bytes_in_a_diff_do_not_break_parsing() -> None:
+    data = b"--- a/test_x.py\n+++ b/test_x.py\n@@ -1,1 +1,2 @@\n a\n+s = '\xe9'\n"
+    (f,) = parse_diff(decode_diff(data))
+    assert f.added_lines == {2}
+
+
+def test_hunk_shorter_than_its_header_names_the_line() -> None:
+    text = "--- a/test_x.py\n+++ b/test_x.py\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n"
+    with pytest.raises(DiffError) as err:
+        parse_diff(text)
+    assert err.value.line == 6
+    assert "line 6" in str(err.value)
+
+
+def test_garbage_inside_a_hunk_names_the_line() -> None:
+    text = "--- a/test_x.py\n+++ b/test_x.py\n@@ -1,2 +1,2 @@\n a\n?b\n"
+    with pytest.raises(DiffError) as err:
+        parse_diff(text)
+    assert err.value.line == 5
+    assert "?b" in str(err.value)
+
+
+def test_text_that_is_not_a_diff_is_an_error_naming_its_first_line() -> None:
+    with pytest.raises(DiffError) as err:
+        parse_diff("\n\nhello world\n")
+    assert err.value.line == 3
+
+
+def test_empty_diff_is_no_change() -> None:
+    assert parse_diff("") == []
