@@ -33,7 +33,8 @@ from typing import Any
 import aiohttp
 from common import REVIEW_BOT, progress
 
-from bot.service.store.sqlite import JobState, SqliteJobStore
+from bot.model import JobState
+from bot.service.store.sqlite import SqliteJobStore
 
 TOKEN = "bench-stub-token"
 GOAL_P99_MS = 50.0

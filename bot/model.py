@@ -9,6 +9,7 @@ their own conventions (for example rdjson's 1-based UTF-8 byte columns).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,15 @@ class Severity(enum.IntEnum):
         except KeyError:
             names = ", ".join(s.name for s in cls)
             raise ValueError(f"unknown severity {value!r} (expected one of: {names})") from None
+
+
+class FilterMode(enum.StrEnum):
+    """Which findings to keep, named as reviewdog names its filter modes."""
+
+    added = "added"  # the finding touches an added line
+    diff_context = "diff_context"  # it touches a hunk
+    file = "file"  # it is in a changed file
+    nofilter = "nofilter"  # everything
 
 
 class FileStatus(enum.StrEnum):
@@ -77,6 +87,20 @@ class ChangedFile:
     hunks: tuple[Hunk, ...] = ()
     # True when the diff said the whole file is new or the caller asked for the whole file.
     whole_file: bool = False
+
+
+Reader = Callable[[str], bytes]
+
+
+@dataclass(frozen=True)
+class Change:
+    """The changed files of a change and a way to read each one's new bytes.
+
+    ``read`` raises ``IntakeError`` for a path it cannot read.
+    """
+
+    files: list[ChangedFile]
+    read: Reader
 
 
 @dataclass(frozen=True)
@@ -145,3 +169,44 @@ class Problem:
     path: str
     message: str
     level: str = "warning"
+
+
+# --- jobs of the service --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """One review of one revision."""
+
+    platform: str
+    project: str
+    change: str
+    revision: str
+
+
+class JobState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    dead = "dead"
+    superseded = "superseded"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as the store holds it; adapters read ``key`` and ``payload``."""
+
+    id: int
+    key: JobKey
+    state: JobState
+    attempts: int
+    payload: dict[str, Any]
+    delivery_id: str | None
+    not_before: float
+    lease_owner: str | None
+    lease_expires: float | None
+    result: dict[str, Any] | None
+    last_error: str | None
+    created: float
+    updated: float

@@ -7,25 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 from bot.core.diff import decode_diff, parse_diff
 from bot.core.globs import normalise
-from bot.model import ChangedFile, FileStatus
-
-Reader = Callable[[str], bytes]
-
-
-class IntakeError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Change:
-    files: list[ChangedFile]
-    read: Reader
+from bot.errors import IntakeError
+from bot.model import Change, ChangedFile, FileStatus, Reader
 
 
 def _working_tree_reader(root: Path) -> Reader:

@@ -13,25 +13,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.cli.intake import Change, IntakeError, from_diff, from_git, from_paths
+from bot.cli.intake import from_diff, from_git, from_paths
 from bot.config.models import Config, find_sgconfig, load_config
-from bot.config.yamlfile import YamlError
-from bot.core.analyze import FilterMode
-from bot.core.diff import DiffError
 from bot.core.pipeline import CheckResult, run_check
-from bot.model import Severity
+from bot.errors import InputError, StoreError, UsageError
+from bot.model import Change, FilterMode, JobState, Severity
 from bot.report import FORMATS, Report, render
 from bot.rules.load import read_sgconfig
 from bot.rules.ruleset import configured_rules
 from bot.rules.ruletest import run_rule_tests
-from bot.service.store.sqlite import StoreError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 SEVERITIES = [s.name for s in Severity if s is not Severity.off]
-
-
-class UsageError(Exception):
-    pass
 
 
 def _severity(value: str) -> Severity:
@@ -303,10 +296,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from bot.service.store.sqlite import JobState, SqliteJobStore
+    from bot.service.store import open_store
 
     config = load_config(args.config)
-    store = SqliteJobStore(config.storage.url)
+    store = open_store(config)
     try:
         if args.jobs_command == "list":
             state = JobState(args.state) if args.state else None
@@ -346,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, IntakeError, DiffError, YamlError, StoreError) as exc:
+    except (InputError, StoreError) as exc:
         print(f"review-bot: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:

@@ -22,10 +22,10 @@ from pydantic import (
 )
 
 from bot.config.secrets import SecretFileValue, SecretValue
-from bot.config.yamlfile import LineDict, YamlError, line_of, read_documents
-from bot.core.analyze import FilterMode
+from bot.config.yamlfile import LineDict, line_of, read_documents
 from bot.core.globs import GlobSet, compile_glob
-from bot.model import Severity
+from bot.errors import YamlError
+from bot.model import FilterMode, Severity
 
 DEFAULT_TEST_GLOBS = ("**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py")
 SeverityName = Literal["off", "hint", "info", "warning", "error"]

@@ -9,13 +9,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-
-class YamlError(ValueError):
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {message}")
-        self.path = str(path)
-        self.line = line
+from bot.errors import YamlError
 
 
 class LineDict(dict):  # type: ignore[type-arg]

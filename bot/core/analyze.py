@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 from ast_grep_py import SgNode, SgRoot
 
+from bot.core.compiled import LANGUAGE_EXTENSIONS, CompiledRule
 from bot.core.fix_template import Transformed, interpolate_message, render_fix
 from bot.core.imports import REQUIRES_IMPORT, import_edit
-from bot.core.matching import RuleMatcher, match_rules, regions_from_lines
+from bot.core.matching import ConfigMatcher, match_rules, regions_from_lines
 from bot.core.rewrite import RewriteContext
 from bot.core.suggestion import build_fix
-from bot.model import ChangedFile, Finding, Pos, Severity, SourceFile, Span
-from bot.rules.load import LANGUAGE_EXTENSIONS, CompiledRule
+from bot.model import ChangedFile, FilterMode, Finding, Pos, Severity, SourceFile, Span
 
 
-class FilterMode(enum.StrEnum):
-    """Which findings to keep, named as reviewdog names its filter modes."""
+class RuleMatcher(ConfigMatcher):
+    """A compiled rule's matcher, which remembers its rule."""
 
-    added = "added"  # the finding touches an added line
-    diff_context = "diff_context"  # it touches a hunk
-    file = "file"  # it is in a changed file
-    nofilter = "nofilter"  # everything
+    def __init__(self, rule: CompiledRule) -> None:
+        super().__init__(rule.config)
+        self.rule = rule
 
 
 def interest_lines(change: ChangedFile, mode: FilterMode) -> frozenset[int] | None:

@@ -6,15 +6,8 @@ from collections.abc import Iterator
 
 import unidiff
 
+from bot.errors import DiffError
 from bot.model import ChangedFile, FileStatus, Hunk
-
-
-class DiffError(ValueError):
-    """A diff we cannot parse; the message names the input line."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(f"malformed diff at line {line}: {message}")
-        self.line = line
 
 
 class _CountingLines:

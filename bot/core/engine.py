@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 
-from bot.core.analyze import Analyzer, FilterMode
-from bot.model import Finding, SourceFile
-from bot.rules.load import CompiledRule
+from bot.core.analyze import Analyzer
+from bot.core.compiled import CompiledRule
+from bot.model import FilterMode, Finding, SourceFile
 
 # Below this much text a pool's start-up costs more than it saves (measured with bench/).
 POOL_MIN_BYTES = 256_000

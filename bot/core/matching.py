@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from ast_grep_py import SgNode
-
-if TYPE_CHECKING:
-    from bot.rules.load import CompiledRule
 
 Region = tuple[int, int]  # 0-based first and last line, inclusive
 
@@ -227,21 +224,18 @@ class ConfigMatcher:
         return found if found.range().end.index == rng.end.index else None
 
 
-class RuleMatcher(ConfigMatcher):
-    def __init__(self, rule: CompiledRule) -> None:
-        super().__init__(rule.config)
-        self.rule = rule
+M = TypeVar("M", bound=ConfigMatcher)
 
 
 def match_rules(
-    root: SgNode, matchers: Sequence[RuleMatcher], regions: Sequence[Region] | None
-) -> list[tuple[RuleMatcher, SgNode]]:
+    root: SgNode, matchers: Sequence[M], regions: Sequence[Region] | None
+) -> list[tuple[M, SgNode]]:
     """All (rule, node) matches; with regions, only nodes overlapping them."""
     if regions is None:
         return [(m, node) for m in matchers for node in m.find_all(root)]
     inside, straddling = split_tree(root, regions)
     plan = coalesce(inside, straddling)
-    found: list[tuple[RuleMatcher, SgNode]] = []
+    found: list[tuple[M, SgNode]] = []
     # The inside subtrees are disjoint, each is searched once (alone or as part of a
     # straddling node whose other matches are dropped), and no straddling node lies
     # in one, so no node can be found twice.

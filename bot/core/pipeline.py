@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.cli.intake import Change
 from bot.config.models import Config
-from bot.core.analyze import FilterMode
+from bot.core.compiled import CompiledRule
 from bot.core.engine import analyze_files
 from bot.core.globs import GlobSet
 from bot.core.review import select
 from bot.core.sources import decode_source
-from bot.model import FileStatus, Finding, Problem, Severity, SourceFile
-from bot.rules.load import CompiledRule
+from bot.model import Change, FileStatus, FilterMode, Finding, Problem, Severity, SourceFile
 
 
 @dataclass(frozen=True)

@@ -12,40 +12,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from bot.cli.intake import Change
+from bot.model import Change
 
 if TYPE_CHECKING:
-    from bot.service.store.sqlite import Job
-
-
-class WebhookRejected(Exception):
-    """The request is not acceptable (bad signature, bad JSON...): answer ``status``."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
-
-
-class TransientError(Exception):
-    """Worth retrying later (rate limit, 5xx, network); ``retry_after`` in seconds."""
-
-    def __init__(
-        self, message: str, retry_after: float | None = None, status: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-        self.status = status
-
-
-class PermanentError(Exception):
-    """Retrying will not help (404, 403, malformed change): the job fails for good."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    from bot.model import Job
 
 
 @dataclass(frozen=True)
@@ -146,10 +116,7 @@ __all__ = [
     "Headers",
     "Ignored",
     "ParsedEvent",
-    "PermanentError",
     "PlatformAdapter",
-    "TransientError",
     "WebhookParser",
-    "WebhookRejected",
     "WebhookRoute",
 ]

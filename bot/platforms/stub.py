@@ -16,22 +16,19 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.intake import Change, IntakeError
-from bot.core.diff import DiffError, parse_diff
-from bot.model import ChangedFile, FileStatus
+from bot.core.diff import parse_diff
+from bot.errors import DiffError, IntakeError, PermanentError, TransientError, WebhookRejected
+from bot.model import Change, ChangedFile, FileStatus
 from bot.platforms.base import (
     BackgroundTask,
     Headers,
     Ignored,
     ParsedEvent,
-    PermanentError,
-    TransientError,
-    WebhookRejected,
     WebhookRoute,
 )
 
 if TYPE_CHECKING:
-    from bot.service.store.sqlite import Job
+    from bot.model import Job
 
 TOKEN_HEADER = "X-Stub-Token"
 _REQUIRED = ("project", "change", "revision")

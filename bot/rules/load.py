@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ast_grep_py import SgNode, SgRoot
 
-from bot.config.yamlfile import LineDict, YamlError, line_of, plain, read_documents
+from bot.config.yamlfile import LineDict, line_of, plain, read_documents
+from bot.core.compiled import CompiledRule
 from bot.core.fix_template import FixSpec
 from bot.core.globs import GlobSet
 from bot.core.imports import REQUIRES_IMPORT, parse_import
 from bot.core.rewrite import REWRITER_KEYS, Rewriter, Transforms, split_transforms
+from bot.errors import YamlError
 from bot.model import Severity
 
 RULE_KEYS = frozenset(
@@ -54,10 +56,6 @@ SGCONFIG_KEYS = frozenset(
     }
 )
 
-# File extensions per language, as the CLI assigns them (only what test files use).
-LANGUAGE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "python": (".py", ".py3", ".pyi", ".bzl"),
-}
 # ast-grep replaces `$` in patterns with this character before parsing Python.
 _EXPANDO = {"python": "µ"}
 _METAVAR = re.compile(r"\$\$?\$?([A-Z_][A-Z0-9_]*)")
@@ -73,48 +71,6 @@ class RuleError(YamlError):
         super().__init__(path, line, f"{rid}, key '{key}': {message}")
         self.rule_id = rule_id
         self.key = key
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    id: str
-    language: str
-    severity: Severity
-    message: str
-    config: dict[str, Any]  # the ast-grep-py Config: rule, constraints, utils, transform
-    source: str
-    pack: str = ""
-    note: str | None = None
-    url: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    fix: FixSpec | None = None
-    files: GlobSet = field(default_factory=lambda: GlobSet(()))
-    ignores: GlobSet = field(default_factory=lambda: GlobSet(()))
-    transforms: Transforms = field(default_factory=lambda: Transforms(frozenset(), {}))
-    rewriters: dict[str, Rewriter] = field(default_factory=dict)
-    captured: frozenset[str] = frozenset()  # metavariables the rule's patterns can capture
-
-    @property
-    def transformed(self) -> frozenset[str]:
-        return self.transforms.names
-
-    @property
-    def summary(self) -> str:
-        """One line saying what the rule finds."""
-        text = self.metadata.get("summary") or self.message or self.note or ""
-        return " ".join(str(text).split())
-
-    def applies_to(self, path: str) -> bool:
-        """The CLI's `files`/`ignores` semantics, plus the language's file extensions."""
-        exts = LANGUAGE_EXTENSIONS.get(self.language)
-        if exts is not None and not path.endswith(exts):
-            return False
-        if self.files and not self.files.matches(path):
-            return False
-        return not (self.ignores and self.ignores.matches(path))
-
-    def with_severity(self, severity: Severity) -> CompiledRule:
-        return replace(self, severity=severity)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config.models import Config, ConfigError, find_sgconfig
+from bot.core.compiled import CompiledRule
 from bot.model import Severity
-from bot.rules.load import CompiledRule, load_project
+from bot.rules.load import load_project
 
 
 def configured_rules(

@@ -12,12 +12,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.config.yamlfile import YamlError, read_documents
-from bot.core.analyze import Analyzer, FilterMode
+from bot.config.yamlfile import read_documents
+from bot.core.analyze import Analyzer
+from bot.core.compiled import LANGUAGE_EXTENSIONS, CompiledRule
 from bot.core.globs import GlobSet
 from bot.core.text import apply_edits
-from bot.model import ChangedFile, FileStatus, Finding, Severity, SourceFile
-from bot.rules.load import LANGUAGE_EXTENSIONS, CompiledRule, ProjectConfig
+from bot.errors import YamlError
+from bot.model import ChangedFile, FileStatus, FilterMode, Finding, Severity, SourceFile
+from bot.rules.load import ProjectConfig
 
 
 @dataclass

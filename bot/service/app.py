@@ -19,15 +19,16 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.config.models import Config
+from bot.errors import WebhookRejected
+from bot.model import JobKey
 from bot.platforms.base import (
     AdapterRegistry,
     Ignored,
     PlatformAdapter,
     WebhookParser,
-    WebhookRejected,
 )
 from bot.service.metrics import CONTENT_TYPE, Metrics
-from bot.service.store.sqlite import JobKey, SqliteJobStore
+from bot.service.store import JobStore
 from bot.service.worker import Worker
 
 log = logging.getLogger("bot.service.app")
@@ -36,7 +37,7 @@ T = TypeVar("T")
 STORE_TIMEOUT = 10.0  # seconds a readiness ping may take before we call the store broken
 
 CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
-STORE: web.AppKey[SqliteJobStore] = web.AppKey("store", SqliteJobStore)
+STORE: web.AppKey[JobStore] = web.AppKey("store", JobStore)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 ADAPTERS: web.AppKey[AdapterRegistry] = web.AppKey("adapters", AdapterRegistry)
 WORKER: web.AppKey[Worker | None] = web.AppKey("worker")
@@ -52,7 +53,7 @@ class _Webhooks:
     def __init__(
         self,
         config: Config,
-        store: SqliteJobStore,
+        store: JobStore,
         metrics: Metrics,
         executor: Executor,
         worker: Worker | None,
@@ -165,7 +166,7 @@ class _Webhooks:
 
 def create_app(
     config: Config,
-    store: SqliteJobStore,
+    store: JobStore,
     adapters: AdapterRegistry | Iterable[PlatformAdapter],
     *,
     metrics: Metrics,

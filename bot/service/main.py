@@ -16,9 +16,10 @@ from bot.config.models import Config
 from bot.platforms.base import AdapterRegistry
 from bot.platforms.stub import StubAdapter
 from bot.service.app import create_app
+from bot.service.logs import configure_logging
 from bot.service.metrics import Metrics
-from bot.service.store.sqlite import SqliteJobStore
-from bot.service.worker import Worker, configure_logging
+from bot.service.store import open_store
+from bot.service.worker import Worker
 
 log = logging.getLogger("review-bot.service")
 
@@ -30,17 +31,6 @@ def build_adapters(config: Config) -> AdapterRegistry:
         # A test adapter: its shared token comes from the environment, never the config.
         registry.register(StubAdapter(os.environ.get("REVIEW_BOT_STUB_TOKEN", "")))
     return registry
-
-
-def open_store(config: Config) -> SqliteJobStore:
-    w = config.workers
-    return SqliteJobStore(
-        config.storage.url,
-        max_attempts=w.max_attempts,
-        backoff_base=w.backoff_base_seconds,
-        backoff_cap=w.backoff_cap_seconds,
-        durability=config.storage.durability,
-    )
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:

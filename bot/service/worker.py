@@ -26,67 +26,23 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot import __version__
-from bot.cli.intake import Change, IntakeError
 from bot.config.models import Config
 from bot.core.globs import GlobSet
-from bot.model import ChangedFile, FileStatus
-from bot.platforms.base import AdapterRegistry, PermanentError, PlatformAdapter, TransientError
+from bot.errors import IntakeError, LeaseLost, PermanentError, TransientError
+from bot.model import Change, ChangedFile, FileStatus, Job, JobState
+from bot.platforms.base import AdapterRegistry, PlatformAdapter
+from bot.service.logs import job_fields
 from bot.service.metrics import Metrics
-from bot.service.store.sqlite import Job, JobState, LeaseLost, SqliteJobStore
+from bot.service.store import JobStore
 
 log = logging.getLogger("bot.service.worker")
 T = TypeVar("T")
-
-# Fields that structured log lines may carry; the JSON formatter emits exactly these extras.
-LOG_FIELDS = ("delivery_id", "job_id", "platform", "project", "change", "revision", "outcome")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the job fields passed via ``extra=``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name in LOG_FIELDS:
-            value = getattr(record, name, None)
-            if value is not None:
-                entry[name] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def configure_logging(level: str = "info", *, json_lines: bool = False) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 def _owner(job: Job) -> str:
     """The lease owner of this attempt (set by lease, unique per lease)."""
     assert job.lease_owner is not None, "a leased job has an owner"
     return job.lease_owner
-
-
-def job_fields(job: Job) -> dict[str, Any]:
-    return {
-        "delivery_id": job.delivery_id,
-        "job_id": job.id,
-        "platform": job.key.platform,
-        "project": job.key.project,
-        "change": job.key.change,
-        "revision": job.key.revision,
-    }
 
 
 # --- analysis, in a child process ---------------------------------------------------------
@@ -196,7 +152,7 @@ class Worker:
     def __init__(
         self,
         config: Config,
-        store: SqliteJobStore,
+        store: JobStore,
         adapters: AdapterRegistry | Iterable[PlatformAdapter],
         *,
         metrics: Metrics,

@@ -17,15 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.service.store.sqlite import (
-    EnqueueResult,
-    JobKey,
-    JobState,
-    JobStore,
-    LeaseLost,
-    SqliteJobStore,
-    StoreError,
-)
+from bot.errors import LeaseLost, StoreError
+from bot.model import JobKey, JobState
+from bot.service.store import EnqueueResult, JobStore
+from bot.service.store.sqlite import SqliteJobStore
 
 
 class FakeClock:
@@ -330,7 +325,8 @@ def test_processes_leasing_concurrently_take_each_job_once(db: Path, tmp_path: P
 def test_enqueued_job_survives_a_process_crash(db: Path) -> None:
     # The child enqueues and dies without close(): the commit alone must make it durable.
     code = (
-        "import os, sys\nfrom bot.service.store.sqlite import SqliteJobStore, JobKey\n"
+        "import os, sys\nfrom bot.model import JobKey\n"
+        "from bot.service.store.sqlite import SqliteJobStore\n"
         "s = SqliteJobStore(sys.argv[1])\n"
         "s.enqueue(JobKey('github', 'o/r', '1', 'abc'), {'k': 'v'})\n"
         "os._exit(0)\n"
@@ -495,7 +491,8 @@ READ_ONLY_PING = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from bot.service.store.sqlite import SqliteJobStore, StoreError
+    from bot.errors import StoreError
+    from bot.service.store.sqlite import SqliteJobStore
 
     # As root chmod does not stop writes, so drop to nobody (after the imports: the
     # interpreter lives under /root, which nobody cannot read).

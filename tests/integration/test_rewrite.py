@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.core.analyze import Analyzer, FilterMode
-from bot.model import ChangedFile, FileStatus, SourceFile
+from bot.core.analyze import Analyzer
+from bot.model import ChangedFile, FileStatus, FilterMode, SourceFile
 from bot.rules.load import RuleError, compile_rule
 from tests.integration.test_fix_template import _char_offset, _cli_matches
 

@@ -18,11 +18,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config.models import Config, ServerConfig, WorkersConfig
+from bot.model import Job, JobKey, JobState
 from bot.platforms.base import AdapterRegistry
 from bot.platforms.stub import TOKEN_HEADER, StubAdapter
 from bot.service.app import create_app
 from bot.service.metrics import Metrics
-from bot.service.store.sqlite import Job, JobKey, JobState, SqliteJobStore
+from bot.service.store.sqlite import SqliteJobStore
 from bot.service.worker import Worker, WorkerOptions
 
 TOKEN = "s3cret-token"
@@ -466,7 +467,7 @@ def test_json_log_lines_carry_the_job_fields() -> None:
     import json
     import logging
 
-    from bot.service.worker import JsonFormatter
+    from bot.service.logs import JsonFormatter
 
     record = logging.LogRecord(
         "bot.service.worker", logging.INFO, __file__, 1, "job %s", ("posted",), None

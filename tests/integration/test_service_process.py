@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service.store.sqlite import JobState, SqliteJobStore
+from bot.model import JobState
+from bot.service.store.sqlite import SqliteJobStore
 
 EXE = str(Path(sys.executable).parent / "review-bot")
 TOKEN = "stub-token-not-in-logs"
@@ -187,7 +188,7 @@ def test_bad_config_refuses_to_start_and_names_the_key(tmp_path: Path) -> None:
 
 
 def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
-    from bot.service.store.sqlite import JobKey
+    from bot.model import JobKey
 
     config = write_config(tmp_path, max_attempts=1)
     store = SqliteJobStore(f"sqlite:///{tmp_path / 'bot.db'}", max_attempts=1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config.models import Config, ConfigError, load_config
-from bot.config.yamlfile import YamlError
+from bot.errors import YamlError
 from bot.model import Severity
 from bot.rules.ruleset import configured_rules
 

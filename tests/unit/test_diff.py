@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.diff import DiffError, decode_diff, parse_diff
+from bot.core.diff import decode_diff, parse_diff
+from bot.errors import DiffError
 from bot.model import FileStatus, Hunk
 
 GIT_DIFF = """\

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from ast_grep_py import SgRoot
 
-from bot.core.analyze import Analyzer, FilterMode
+from bot.core.analyze import Analyzer
 from bot.core.imports import import_edit, parse_import
-from bot.model import ChangedFile, FileStatus, SourceFile
+from bot.model import ChangedFile, FileStatus, FilterMode, SourceFile
 from bot.rules.load import load_project
 
 UUIDS = "from oslo_utils.fixture import uuidsentinel as uuids"

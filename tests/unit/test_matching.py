@@ -18,10 +18,11 @@ from collections.abc import Iterable, Sequence
 import pytest
 from ast_grep_py import SgNode, SgRoot
 
-from bot.core.analyze import Analyzer, FilterMode
-from bot.core.matching import Region, RuleMatcher, match_rules, regions_from_lines
-from bot.model import ChangedFile, FileStatus, SourceFile
-from bot.rules.load import CompiledRule, load_project
+from bot.core.analyze import Analyzer, RuleMatcher
+from bot.core.compiled import CompiledRule
+from bot.core.matching import Region, match_rules, regions_from_lines
+from bot.model import ChangedFile, FileStatus, FilterMode, SourceFile
+from bot.rules.load import load_project
 
 SEED = 7321
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.yamlfile import YamlError
+from bot.errors import YamlError
 from bot.model import Severity
 from bot.rules.load import RuleError, load_project
 

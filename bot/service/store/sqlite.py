@@ -1,8 +1,6 @@
-"""Durable job store of the webhook service: one review job per (platform, project, change,
-revision), leased by workers, retried with backoff, dead-lettered after too many attempts.
+"""The SQLite job store: the stdlib-sqlite3 implementation of ``JobStore``.
 
-`JobStore` is the interface; `SqliteJobStore` is the stdlib-sqlite3 implementation. All SQL
-lives in `_SQL` so a PostgreSQL store can follow the same statements (named parameters,
+All SQL lives in `_SQL` so a PostgreSQL store can follow the same statements (named parameters,
 `RETURNING`, one transaction per method) with only the dialect changed.
 """
 
@@ -17,124 +15,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
-__all__ = [
-    "EnqueueResult",
-    "Job",
-    "JobKey",
-    "JobState",
-    "JobStore",
-    "LeaseLost",
-    "SqliteJobStore",
-    "StoreError",
-]
+from bot.errors import LeaseLost, StoreError, UsageError
+from bot.model import Job, JobKey, JobState
+from bot.service.store import EnqueueResult
 
 # RETURNING (3.35) and upserts (3.24) are used below; PostgreSQL has both too.
 MIN_SQLITE = (3, 35, 0)
 
 
-class StoreError(Exception):
-    """The store cannot be opened or used (bad url, unwritable location, read-only file)."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"job store {url!r}: {reason}")
-        self.url = url
-        self.reason = reason
-
-
-class LeaseLost(Exception):
-    """The caller no longer holds the job's lease (expired and taken by another worker)."""
-
-    def __init__(self, job_id: int, owner: str) -> None:
-        super().__init__(f"job {job_id}: not leased by {owner!r} (lease expired or job finished)")
-        self.job_id = job_id
-        self.owner = owner
-
-
-@dataclass(frozen=True)
-class JobKey:
-    """One review of one revision."""
-
-    platform: str
-    project: str
-    change: str
-    revision: str
-
-
-class JobState(StrEnum):
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
-    dead = "dead"
-    superseded = "superseded"
-
-
 # States a job never leaves on its own; only `retry` (or a recheck enqueue) runs the key again.
 TERMINAL = frozenset({JobState.done, JobState.failed, JobState.dead, JobState.superseded})
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    key: JobKey
-    state: JobState
-    attempts: int
-    payload: dict
-    delivery_id: str | None
-    not_before: float
-    lease_owner: str | None
-    lease_expires: float | None
-    result: dict | None
-    last_error: str | None
-    created: float
-    updated: float
-
-
-@dataclass(frozen=True)
-class EnqueueResult:
-    job_id: int
-    coalesced: bool
-    superseded: tuple[int, ...]
-
-
-@runtime_checkable
-class JobStore(Protocol):
-    def ping(self) -> None: ...
-    def record_delivery(self, delivery_id: str, ttl_seconds: float) -> bool: ...
-    def enqueue(
-        self,
-        key: JobKey,
-        payload: dict,
-        *,
-        delivery_id: str | None = None,
-        recheck: bool = False,
-    ) -> EnqueueResult: ...
-    def lease(self, owner: str, lease_seconds: float) -> Job | None: ...
-    def heartbeat(self, job_id: int, owner: str, lease_seconds: float) -> bool: ...
-    def complete(self, job_id: int, owner: str, result: dict) -> None: ...
-    def fail(
-        self,
-        job_id: int,
-        owner: str,
-        error: str,
-        *,
-        transient: bool,
-        retry_after: float | None = None,
-    ) -> JobState: ...
-    def release(self, job_id: int, owner: str) -> None: ...
-    def retry(self, job_id: int) -> None: ...
-    def newer_revision(self, job_id: int) -> int | None: ...
-    def get(self, job_id: int) -> Job | None: ...
-    def list(self, state: JobState | None = None, limit: int = 50) -> builtins.list[Job]: ...
-    def depth(self) -> int: ...
-    def counts(self) -> dict[JobState, int]: ...
-    def close(self) -> None: ...
 
 
 class _SQL:
@@ -522,7 +416,7 @@ class SqliteJobStore:
                 raise KeyError(f"no job {job_id}")
             state = JobState(row["state"])
             if state not in (JobState.dead, JobState.failed, JobState.done):
-                raise ValueError(f"job {job_id} is {state}; only dead, failed or done jobs retry")
+                raise UsageError(f"job {job_id} is {state}; only dead, failed or done jobs retry")
             conn.execute(_SQL.retry, {"id": job_id, "now": self._clock()})
 
     def get(self, job_id: int) -> Job | None:
