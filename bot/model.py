@@ -31,6 +31,20 @@ class Severity(enum.IntEnum):
             names = ", ".join(s.name for s in cls)
             raise ValueError(f"unknown severity {value!r} (expected one of: {names})") from None
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> Any:
+        # By name in JSON (a stored plan reads "warning", not 3). pydantic is imported only
+        # when a schema is built (core/plan.py), so the model itself stays import-free.
+        from pydantic_core import core_schema
+
+        def validate(value: Any) -> Severity:
+            return value if isinstance(value, cls) else cls.parse(str(value))
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda s: s.name),
+        )
+
 
 class FilterMode(enum.StrEnum):
     """Which findings to keep, named as reviewdog names its filter modes."""
@@ -80,6 +94,9 @@ class Hunk:
 
 @dataclass(frozen=True)
 class ChangedFile:
+    """One file of a change: its new side (``path``, ``added_lines``, ``hunks``) and its
+    base side (``base_path``, ``removed_lines``, ``base_hunks``), all 1-based lines."""
+
     path: str
     status: FileStatus
     old_path: str | None = None
@@ -87,6 +104,30 @@ class ChangedFile:
     hunks: tuple[Hunk, ...] = ()
     # True when the diff said the whole file is new or the caller asked for the whole file.
     whole_file: bool = False
+    removed_lines: frozenset[int] = frozenset()
+    base_hunks: tuple[Hunk, ...] = ()
+
+    @property
+    def base_path(self) -> str | None:
+        """Where the file was in the base; None when the change added it."""
+        if self.status is FileStatus.added:
+            return None
+        return self.old_path or self.path
+
+    @property
+    def base_side(self) -> ChangedFile | None:
+        """The base side as a file of its own, so the same region logic analyses it: its
+        "added" lines are the lines the change removed. None when there is no base."""
+        base = self.base_path
+        if base is None or self.status is FileStatus.binary:
+            return None
+        return ChangedFile(
+            path=base,
+            status=FileStatus.modified,
+            added_lines=self.removed_lines,
+            hunks=self.base_hunks,
+            whole_file=self.status is FileStatus.deleted,
+        )
 
 
 Reader = Callable[[str], bytes]
@@ -101,6 +142,20 @@ class Change:
 
     files: list[ChangedFile]
     read: Reader
+    # The base side's bytes by base path, when the intake has them (a git range does, a
+    # plain diff does not); without it the review cannot tell new findings from old ones.
+    read_base: Reader | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A change with the bytes already read: what the core analyses (and a process pool can
+    pickle, unlike a reader). ``base`` is None when the base side is not at hand."""
+
+    files: tuple[ChangedFile, ...]  # the files to review
+    head: dict[str, bytes]
+    base: dict[str, bytes] | None = None
+    skipped: tuple[SkippedFile, ...] = ()  # test files not selected, and why
 
 
 @dataclass(frozen=True)
@@ -138,8 +193,23 @@ class LineSuggestion:
 
 
 @dataclass(frozen=True)
+class TextEdit:
+    """An exact edit with its positions resolved, so a platform needs no file text."""
+
+    span: Span
+    replacement: str
+
+    @property
+    def edit(self) -> Edit:
+        return Edit(self.span.start.offset, self.span.end.offset, self.replacement)
+
+
+@dataclass(frozen=True)
 class Fix:
-    edits: tuple[Edit, ...]
+    """What ``ast-grep scan --update-all`` would write (``edits``), and the same as the new
+    text of whole lines (``suggestion``), which is what a GitHub suggestion block carries."""
+
+    edits: tuple[TextEdit, ...]
     suggestion: LineSuggestion | None
 
 
@@ -162,13 +232,83 @@ class Finding:
         return self.span.start.line
 
 
+class SkipReason(enum.StrEnum):
+    binary = "binary"
+    too_large = "too_large"  # over limits.max_file_bytes
+    not_utf8 = "not_utf8"
+    over_max_files = "over_max_files"  # past limits.max_files
+    analysis_failed = "analysis_failed"
+
+
 @dataclass(frozen=True)
-class Problem:
-    """Something we could not analyse, reported instead of silently dropped."""
+class SkippedFile:
+    """A test file that was not reviewed, and why: reported, never silently dropped."""
 
     path: str
+    reason: SkipReason
     message: str
-    level: str = "warning"
+
+
+# --- the review plan: what to say, for every output ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One finding to post. ``fingerprint`` is its identity across revisions and line moves
+    (core/fingerprint.py); adapters put it in the comment's hidden marker."""
+
+    fingerprint: str
+    rule_id: str
+    severity: Severity
+    path: str
+    span: Span
+    message: str
+    matched: str
+    pack: str = ""
+    note: str | None = None
+    url: str | None = None
+    fix: Fix | None = None
+
+    @property
+    def line(self) -> int:
+        return self.span.start.line
+
+    @property
+    def suggestion(self) -> LineSuggestion | None:
+        return None if self.fix is None else self.fix.suggestion
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What was not said, and why; counts of what is said derive from the comments."""
+
+    analysed_files: int = 0
+    skipped: tuple[SkippedFile, ...] = ()
+    below_threshold: int = 0
+    suppressed: int = 0
+    in_base: int = 0  # findings the base side already had (moved, re-indented, renamed code)
+    baseline: bool = False  # whether the base side was compared at all
+
+
+@dataclass(frozen=True)
+class ReviewPlan:
+    """Everything a review says, platform-neutral: the CLI's formats and every adapter
+    render from this, so `review-bot check` prints what the bot posts."""
+
+    comments: tuple[Comment, ...] = ()
+    summary: PlanSummary = field(default_factory=PlanSummary)
+
+    def by_rule(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.comments:
+            counts[c.rule_id] = counts.get(c.rule_id, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def by_severity(self) -> dict[Severity, int]:
+        counts: dict[Severity, int] = {}
+        for c in self.comments:
+            counts[c.severity] = counts.get(c.severity, 0) + 1
+        return dict(sorted(counts.items(), reverse=True))
 
 
 # --- jobs of the service --------------------------------------------------------------------

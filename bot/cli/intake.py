@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bot.core.diff import decode_diff, parse_diff
@@ -46,8 +46,9 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def from_git(spec: str, root: Path) -> Change:
-    """``A..B`` (``A..`` means up to HEAD): the diff and new contents both come from git."""
+def from_git(spec: str, root: Path, wanted: Callable[[str], bool] | None = None) -> Change:
+    """``A..B`` (``A..`` means up to HEAD): the diff, the new contents and the base contents
+    all come from git. Blobs are read only for paths ``wanted`` accepts (default: all)."""
     if ".." not in spec or "..." in spec:
         raise IntakeError(f"--git expects a range A..B, got {spec!r}")
     base, head = spec.split("..", 1)
@@ -56,16 +57,26 @@ def from_git(spec: str, root: Path) -> Change:
         _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     diff = _git(root, "diff", "--no-color", "--no-ext-diff", "-M", f"{base}..{head}", "--")
     files = parse_diff(decode_diff(diff))
-    # Deleted and binary files are never analysed: do not pull their blobs out of git.
-    wanted = [f.path for f in files if f.status not in (FileStatus.deleted, FileStatus.binary)]
-    return Change(files, _git_blob_reader(root, head, wanted))
+    keep = wanted or (lambda _path: True)
+    files_read = [f for f in files if keep(f.path) and f.status is not FileStatus.binary]
+    # Deleted files have no new side, added files no base side: pull only real blobs.
+    heads = [f.path for f in files_read if f.status is not FileStatus.deleted]
+    bases = [b for f in files_read if (b := f.base_path) is not None]
+    return Change(
+        files, _git_blob_reader(root, head, heads), read_base=_git_blob_reader(root, base, bases)
+    )
 
 
 def _git_blob_reader(root: Path, rev: str, paths: Iterable[str]) -> Reader:
-    """Read every blob in one `git cat-file --batch` call, not one process per file."""
+    """Read every blob in one `git cat-file --batch` call, not one process per file, on
+    the first read: a review that never needs the base side never runs it."""
     wanted = list(paths)
-    cache: dict[str, bytes] = {}
-    if wanted:
+    cache: dict[str, bytes] | None = None
+
+    def load() -> dict[str, bytes]:
+        blobs: dict[str, bytes] = {}
+        if not wanted:
+            return blobs
         out = _git(
             root, "cat-file", "--batch", stdin="".join(f"{rev}:{p}\n" for p in wanted).encode()
         )
@@ -76,10 +87,14 @@ def _git_blob_reader(root: Path, rev: str, paths: Iterable[str]) -> Reader:
             pos = end + 1
             if len(header) == 3:
                 size = int(header[2])
-                cache[path] = out[pos : pos + size]
+                blobs[path] = out[pos : pos + size]
                 pos += size + 1
+        return blobs
 
     def read(path: str) -> bytes:
+        nonlocal cache
+        if cache is None:
+            cache = load()
         if path not in cache:
             raise IntakeError(f"{rev}:{path} is not in git")
         return cache[path]

@@ -11,11 +11,15 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.cli.intake import from_diff, from_git, from_paths
 from bot.config.models import Config, find_sgconfig, load_config
+from bot.core.globs import GlobSet
+from bot.core.options import CheckOptions
 from bot.core.pipeline import CheckResult, run_check
+from bot.core.sources import snapshot
 from bot.errors import InputError, StoreError, UsageError
 from bot.model import Change, FilterMode, JobState, Severity
 from bot.report import FORMATS, Report, render
@@ -106,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="exit 1 when a shown finding is at least this severe; "
         "'off' never fails (default: error)",
+    )
+    check.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="report only findings the change introduced, comparing with the base side of "
+        "each hunk; needs base contents, which --git has and --diff has not "
+        "(default: review.new_findings_only, on)",
     )
     check.add_argument(
         "--jobs",
@@ -205,7 +217,7 @@ def _progress(enabled: bool) -> Callable[[int, int], None] | None:
     return show
 
 
-def _change(args: argparse.Namespace) -> Change:
+def _change(args: argparse.Namespace, options: CheckOptions) -> Change:
     root: Path = args.root
     if not root.is_dir():
         raise UsageError(f"--root {root}: not a directory")
@@ -223,7 +235,7 @@ def _change(args: argparse.Namespace) -> Change:
     if args.git is not None:
         if args.paths:
             raise UsageError("give either --git or PATHs, not both")
-        return from_git(args.git, root)
+        return from_git(args.git, root, wanted=GlobSet(options.test_globs).matches)
     return from_paths(args.paths or ["."], root)
 
 
@@ -234,28 +246,46 @@ def _fail_on(value: str) -> Severity:
         raise UsageError(f"--fail-on: {exc}") from None
 
 
+def _check_options(args: argparse.Namespace, config: Config) -> CheckOptions:
+    """The config's options with what the command line overrides."""
+    overrides: dict[str, Any] = {}
+    if args.filter_mode:
+        overrides["filter_mode"] = FilterMode(args.filter_mode)
+    if args.min_severity is not None:
+        overrides["min_severity"] = args.min_severity
+    if args.baseline is not None:
+        overrides["baseline"] = args.baseline
+    return dataclasses.replace(config.check_options(), **overrides)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     fail_on = _fail_on(args.fail_on)
     rules = configured_rules(config, Path.cwd(), args.config)
-    change = _change(args)
-    mode = FilterMode(args.filter_mode) if args.filter_mode else None
+    options = _check_options(args, config)
+    change = _change(args, options)
+    if options.baseline and change.read_base is None and args.diff is not None:
+        print(
+            "review-bot: baseline off: a diff carries no base contents, so findings the "
+            "base already had are reported too (--git A..B compares; --no-baseline "
+            "silences this)",
+            file=sys.stderr,
+        )
     result: CheckResult = run_check(
-        change,
+        snapshot(change, options),
         rules,
-        config,
-        mode=mode,
-        min_severity=args.min_severity,
+        options,
         jobs=args.jobs,
         progress=_progress(sys.stderr.isatty()),
     )
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    report = Report(result.findings, result.problems, result.sources, __version__, color=color)
+    report = Report(result.plan, result.sources, __version__, color=color)
     sys.stdout.write(render(args.format, report))
     if args.format != "text":
-        for problem in result.problems:
-            print(f"review-bot: {problem.path}: {problem.message}", file=sys.stderr)
-    failing = fail_on is not Severity.off and any(f.severity >= fail_on for f in result.findings)
+        for skipped in result.plan.summary.skipped:
+            print(f"review-bot: {skipped.path}: {skipped.message}", file=sys.stderr)
+    comments = result.plan.comments
+    failing = fail_on is not Severity.off and any(c.severity >= fail_on for c in comments)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 

@@ -24,10 +24,10 @@ from pydantic import (
 from bot.config.secrets import SecretFileValue, SecretValue
 from bot.config.yamlfile import LineDict, line_of, read_documents
 from bot.core.globs import GlobSet, compile_glob
+from bot.core.options import DEFAULT_TEST_GLOBS, CheckOptions
 from bot.errors import YamlError
 from bot.model import FilterMode, Severity
 
-DEFAULT_TEST_GLOBS = ("**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py")
 SeverityName = Literal["off", "hint", "info", "warning", "error"]
 # The sgconfig.yml that ships beside the package: the embedded default rule packs.
 BUNDLED_SGCONFIG = Path(__file__).resolve().parents[2] / "sgconfig.yml"
@@ -91,6 +91,9 @@ class TestFilesConfig(_Strict):
 class ReviewConfig(_Strict):
     min_severity: SeverityName = "warning"
     filter_mode: FilterMode = FilterMode.added
+    # Post only what the change introduced: a finding the base side of the change already
+    # has (moved, re-indented or renamed code) is dropped. Needs the base contents.
+    new_findings_only: bool = True
 
 
 class LimitsConfig(_Strict):
@@ -330,6 +333,17 @@ class Config(_Strict):
     @property
     def min_severity(self) -> Severity:
         return Severity.parse(self.review.min_severity)
+
+    def check_options(self) -> CheckOptions:
+        """What the core needs of this config for one review."""
+        return CheckOptions(
+            test_globs=tuple(self.test_files.globs),
+            max_files=self.limits.max_files,
+            max_file_bytes=self.limits.max_file_bytes,
+            filter_mode=self.review.filter_mode,
+            min_severity=self.min_severity,
+            baseline=self.review.new_findings_only,
+        )
 
     def is_dry_run(self, platform: str) -> bool:
         """True when nothing may be posted to ``platform`` (global or per-platform)."""

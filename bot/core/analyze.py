@@ -58,11 +58,21 @@ class Analyzer:
             if m.rule.transforms.rewrites
         }
 
-    def analyze(self, source: SourceFile, mode: FilterMode = FilterMode.added) -> list[Finding]:
+    def analyze(
+        self,
+        source: SourceFile,
+        mode: FilterMode = FilterMode.added,
+        rule_ids: frozenset[str] | None = None,
+    ) -> list[Finding]:
+        """``rule_ids`` limits the run to those rules (None: all)."""
         path = source.path
         language = language_of(path)
         matchers = [
-            m for m in self.matchers if m.rule.language == language and m.rule.applies_to(path)
+            m
+            for m in self.matchers
+            if m.rule.language == language
+            and m.rule.applies_to(path)
+            and (rule_ids is None or m.rule.id in rule_ids)
         ]
         lines = interest_lines(source.change, mode)
         if not matchers or (lines is not None and not lines):

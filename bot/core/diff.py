@@ -71,15 +71,19 @@ def _changed_file(pf: unidiff.PatchedFile) -> ChangedFile:
     else:
         status = FileStatus.modified
     added: set[int] = set()
+    removed: set[int] = set()
     hunks: list[Hunk] = []
+    base_hunks: list[Hunk] = []
     for hunk in pf:
         if hunk.target_length:
             hunks.append(Hunk(hunk.target_start, hunk.target_start + hunk.target_length - 1))
-        added.update(
-            line.target_line_no
-            for line in hunk
-            if line.is_added and line.target_line_no is not None
-        )
+        if hunk.source_length:
+            base_hunks.append(Hunk(hunk.source_start, hunk.source_start + hunk.source_length - 1))
+        for line in hunk:
+            if line.is_added and line.target_line_no is not None:
+                added.add(line.target_line_no)
+            elif line.is_removed and line.source_line_no is not None:
+                removed.add(line.source_line_no)
     return ChangedFile(
         path=path,
         status=status,
@@ -87,4 +91,6 @@ def _changed_file(pf: unidiff.PatchedFile) -> ChangedFile:
         added_lines=frozenset(added),
         hunks=tuple(hunks),
         whole_file=status is FileStatus.added,
+        removed_lines=frozenset(removed),
+        base_hunks=tuple(base_hunks),
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from bot.core.analyze import Analyzer
 from bot.core.compiled import CompiledRule
-from bot.model import FilterMode, Finding, SourceFile
+from bot.model import FilterMode, Finding, SkippedFile, SkipReason, SourceFile
 
 # Below this much text a pool's start-up costs more than it saves (measured with bench/).
 POOL_MIN_BYTES = 256_000
@@ -27,9 +27,26 @@ def _init_worker(rules: Sequence[CompiledRule]) -> None:
     _worker = Analyzer(rules)
 
 
-def _analyze_in_worker(args: tuple[SourceFile, FilterMode]) -> list[Finding]:
+# One file's outcome: its findings, or why its analysis failed.
+_Outcome = list[Finding] | SkippedFile
+_Task = tuple[SourceFile, FilterMode, frozenset[str] | None]
+
+
+def _analyze_one(analyzer: Analyzer, task: _Task) -> _Outcome:
+    source, mode, rule_ids = task
+    try:
+        return analyzer.analyze(source, mode, rule_ids)
+    except Exception as exc:  # one file's failure must not lose the review of the others
+        return SkippedFile(
+            source.path,
+            SkipReason.analysis_failed,
+            f"skipped: analysis failed ({type(exc).__name__}: {exc})",
+        )
+
+
+def _analyze_in_worker(task: _Task) -> _Outcome:
     assert _worker is not None, "worker not initialised"
-    return _worker.analyze(*args)
+    return _analyze_one(_worker, task)
 
 
 def default_jobs() -> int:
@@ -42,15 +59,18 @@ def analyze_files(
     mode: FilterMode,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> list[Finding]:
-    """Findings of every file, in input order."""
+    rule_ids: frozenset[str] | None = None,
+) -> tuple[list[Finding], list[SkippedFile]]:
+    """Findings of every file, in input order, and the files whose analysis failed.
+    ``rule_ids`` limits the run to those rules (None: all)."""
     jobs = jobs or default_jobs()
     size = sum(len(s.text) for s in sources)
     use_pool = jobs > 1 and len(sources) >= POOL_MIN_FILES and size >= POOL_MIN_BYTES
-    results: Iterator[list[Finding]]
+    tasks = [(s, mode, rule_ids) for s in sources]
+    results: Iterator[_Outcome]
     if not use_pool:
         analyzer = Analyzer(rules)
-        results = (analyzer.analyze(s, mode) for s in sources)
+        results = (_analyze_one(analyzer, t) for t in tasks)
         return _collect(results, len(sources), progress)
     # Imported here: concurrent.futures.process and multiprocessing cost ~6 ms of start-up,
     # which a review of one or a few files (no pool) should not pay.
@@ -59,16 +79,20 @@ def analyze_files(
     workers = min(jobs, len(sources))
     chunk = max(1, len(sources) // (workers * 4))
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(rules,)) as pool:
-        results = pool.map(_analyze_in_worker, [(s, mode) for s in sources], chunksize=chunk)
+        results = pool.map(_analyze_in_worker, tasks, chunksize=chunk)
         return _collect(results, len(sources), progress)
 
 
 def _collect(
-    results: Iterator[list[Finding]], total: int, progress: Callable[[int, int], None] | None
-) -> list[Finding]:
+    results: Iterator[_Outcome], total: int, progress: Callable[[int, int], None] | None
+) -> tuple[list[Finding], list[SkippedFile]]:
     findings: list[Finding] = []
-    for done, found in enumerate(results, 1):
-        findings += found
+    failed: list[SkippedFile] = []
+    for done, outcome in enumerate(results, 1):
+        if isinstance(outcome, SkippedFile):
+            failed.append(outcome)
+        else:
+            findings += outcome
         if progress is not None:
             progress(done, total)
-    return findings
+    return findings, failed

@@ -1,81 +1,81 @@
 """One review of a change, end to end and platform-neutral: what `review-bot check` prints
-is what the bot would post, because the service calls exactly this."""
+is what the bot would post, because the CLI and the service both call ``run_check``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.config.models import Config
 from bot.core.compiled import CompiledRule
 from bot.core.engine import analyze_files
-from bot.core.globs import GlobSet
+from bot.core.options import CheckOptions
+from bot.core.plan import plan
 from bot.core.review import select
 from bot.core.sources import decode_source
-from bot.model import Change, FileStatus, FilterMode, Finding, Problem, Severity, SourceFile
+from bot.model import (
+    ChangedFile,
+    FileStatus,
+    Finding,
+    ReviewPlan,
+    SkippedFile,
+    Snapshot,
+    SourceFile,
+)
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    findings: list[Finding]  # what would be posted, sorted
-    problems: list[Problem]
-    sources: dict[str, str]
-    analysed_files: int
-    below_threshold: int
-    suppressed: int
-
-
-def load_sources(change: Change, config: Config) -> tuple[list[SourceFile], list[Problem]]:
-    """The test files of a change with their new text; everything skipped is reported."""
-    tests = GlobSet(config.test_files.globs)
-    limit = config.limits.max_files
-    sources: list[SourceFile] = []
-    problems: list[Problem] = []
-    candidates = [f for f in change.files if tests.matches(f.path)]
-    if len(candidates) > limit:
-        problems.append(
-            Problem(
-                "",
-                f"{len(candidates)} test files changed; only the first "
-                f"{limit} are analysed (limits.max_files)",
-            )
-        )
-        candidates = candidates[:limit]
-    for changed in candidates:
-        if changed.status is FileStatus.deleted:
-            continue
-        if changed.status is FileStatus.binary:
-            problems.append(Problem(changed.path, "skipped: binary file"))
-            continue
-        loaded = decode_source(changed, change.read(changed.path), config.limits.max_file_bytes)
-        if isinstance(loaded, Problem):
-            problems.append(loaded)
-        else:
-            sources.append(loaded)
-    return sources, problems
+    plan: ReviewPlan
+    sources: dict[str, str]  # path -> new text, for formats that show code
 
 
 def run_check(
-    change: Change,
+    snap: Snapshot,
     rules: Sequence[CompiledRule],
-    config: Config,
+    options: CheckOptions,
     *,
-    mode: FilterMode | None = None,
-    min_severity: Severity | None = None,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
-    sources, problems = load_sources(change, config)
-    findings = analyze_files(
-        sources, rules, mode or config.review.filter_mode, jobs=jobs, progress=progress
+    """Analyse the head side of ``snap``; with a base at hand, analyse the base side of
+    each hunk too and drop what the change did not introduce."""
+    limit = options.max_file_bytes
+    head, skipped = _decoded(
+        [f for f in snap.files if f.status is not FileStatus.deleted], snap.head, limit
     )
-    texts = {s.path: s.text for s in sources}
-    chosen = select(findings, texts, min_severity or config.min_severity)
-    return CheckResult(
-        findings=chosen.shown,
-        problems=problems,
-        sources=texts,
-        analysed_files=len(sources),
-        below_threshold=chosen.below_threshold,
-        suppressed=chosen.suppressed,
+    findings, failed = analyze_files(head, rules, options.filter_mode, jobs=jobs, progress=progress)
+    texts = {s.path: s.text for s in head}
+    base: list[Finding] | None = None
+    if options.baseline and snap.base is not None:
+        # Only rules that have something to post can be silenced by the base side.
+        wanted = frozenset(f.rule_id for f in select(findings, texts, options.min_severity).shown)
+        base = []
+        if wanted:
+            sides = [b for f in snap.files if (b := f.base_side) and b.path in snap.base]
+            base_sources, _ = _decoded(sides, snap.base, limit)  # an unreadable base hides nothing
+            base, _ = analyze_files(
+                base_sources, rules, options.filter_mode, jobs=jobs, rule_ids=wanted
+            )
+    review = plan(
+        findings,
+        texts,
+        options.min_severity,
+        base=base,
+        skipped=[*snap.skipped, *skipped, *failed],
+        analysed_files=len(head) - len(failed),
     )
+    return CheckResult(review, texts)
+
+
+def _decoded(
+    files: Sequence[ChangedFile], contents: dict[str, bytes], limit: int
+) -> tuple[list[SourceFile], list[SkippedFile]]:
+    sources: list[SourceFile] = []
+    skipped: list[SkippedFile] = []
+    for changed in files:
+        loaded = decode_source(changed, contents[changed.path], limit)
+        if isinstance(loaded, SkippedFile):
+            skipped.append(loaded)
+        else:
+            sources.append(loaded)
+    return sources, skipped

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from bot.core.text import SourceText, apply_edits
-from bot.model import Edit, Fix, LineSuggestion
+from bot.model import Edit, Fix, LineSuggestion, Pos, Span, TextEdit
 
 _BARE_LF = re.compile(r"(?<!\r)\n")
 
@@ -72,4 +72,11 @@ def build_fix(text: str, edits: Sequence[Edit], finding_lines: range) -> Fix | N
     suggestion = _line_suggestion(index, local) if local else None
     if local and suggestion is None:
         return None
-    return Fix(edits=edits, suggestion=suggestion)
+    return Fix(edits=tuple(_resolved(index, e) for e in edits), suggestion=suggestion)
+
+
+def _resolved(index: SourceText, edit: Edit) -> TextEdit:
+    def pos(offset: int) -> Pos:
+        return Pos(*index.position(offset), offset)
+
+    return TextEdit(Span(pos(edit.start), pos(edit.end)), edit.replacement)

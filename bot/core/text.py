@@ -10,7 +10,7 @@ import bisect
 import itertools
 from collections.abc import Sequence
 
-from bot.model import Edit
+from bot.model import Edit, TextEdit
 
 
 class SourceText:
@@ -87,6 +87,12 @@ def sorted_edits(edits: Sequence[Edit]) -> list[Edit]:
         if edit.end < edit.start:
             raise ValueError(f"edit ends before it starts ({edit.start}..{edit.end})")
     return ordered
+
+
+def sorted_text_edits(edits: Sequence[TextEdit]) -> list[TextEdit]:
+    """``sorted_edits`` for edits with resolved positions."""
+    sorted_edits([e.edit for e in edits])
+    return sorted(edits, key=lambda e: (e.span.start.offset, e.span.end.offset))
 
 
 def apply_edits(text: str, edits: Sequence[Edit], base: int = 0) -> str:

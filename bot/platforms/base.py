@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from bot.model import Change
+from bot.model import Change, ReviewPlan
 
 if TYPE_CHECKING:
     from bot.model import Job
@@ -71,8 +71,10 @@ class PlatformAdapter(Protocol):
         """The changed files of the job's revision and a reader of their new bytes."""
         ...
 
-    async def post(self, job: Job, review: dict[str, Any]) -> dict[str, Any]:
-        """Publish the review; must be idempotent (a retried job posts again)."""
+    async def post(self, job: Job, plan: ReviewPlan) -> dict[str, Any]:
+        """Say what the plan says, on this platform; must be idempotent: a comment whose
+        fingerprint the change already carries (core/fingerprint.py's marker) is not
+        posted again, after a retry, a re-check or on a new revision."""
         ...
 
     def background_tasks(self) -> list[BackgroundTask]:

@@ -3,11 +3,15 @@
 POST /webhooks/stub with ``X-Stub-Token`` and a JSON body::
 
     {"project": "p", "change": "42", "revision": "abc", "delivery": "d-1",
-     "recheck": false, "files": {"tests/test_x.py": "..."}, "diff": "unified diff"}
+     "recheck": false, "files": {"tests/test_x.py": "..."}, "diff": "unified diff",
+     "base_files": {"tests/test_x.py": "..."}}
 
 ``event`` other than "review" (the default) is ignored. Without ``diff`` every file
-counts as added. Posted reviews are kept in ``posted``; ``fail_next`` makes the next
-posts fail, to exercise retries and dead letters.
+counts as added. ``base_files`` (optional) are the base side's contents, which turn on
+the comparison with the base. Posted plans are kept in ``posted``; each change's comment
+bodies, with their hidden fingerprint markers, in ``threads``, so that posting a finding
+the change already carries is skipped, as a real adapter must. ``fail_next`` makes the
+next posts fail, to exercise retries and dead letters.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from bot.core.diff import parse_diff
+from bot.core.fingerprint import marker, read_marker
 from bot.errors import DiffError, IntakeError, PermanentError, TransientError, WebhookRejected
-from bot.model import Change, ChangedFile, FileStatus
+from bot.model import Change, ChangedFile, FileStatus, Reader, ReviewPlan
 from bot.platforms.base import (
     BackgroundTask,
     Headers,
@@ -41,7 +46,10 @@ class StubAdapter:
         self._token = token
         self._credentials = credentials
         # (project, change, revision) -> review; a dict, so posting twice is idempotent.
-        self.posted: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # (project, change, revision) -> plan; a dict, so posting twice is idempotent.
+        self.posted: dict[tuple[str, str, str], ReviewPlan] = {}
+        # (project, change) -> comment bodies, as a platform keeps a change's comments.
+        self.threads: dict[tuple[str, str], list[str]] = {}
         self.post_calls = 0
         self._failures: list[Exception] = []
 
@@ -83,9 +91,8 @@ class StubAdapter:
         missing = [k for k in _REQUIRED if not isinstance(data.get(k), str) or not data[k]]
         if missing:
             raise WebhookRejected(400, f"missing or empty: {', '.join(missing)}")
-        files = data.get("files", {})
-        if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-            raise WebhookRejected(400, "files must map paths to text")
+        files = _text_map(data, "files")
+        base_files = _text_map(data, "base_files") if "base_files" in data else None
         delivery = data.get("delivery")
         return ParsedEvent(
             platform=self.name,
@@ -94,7 +101,11 @@ class StubAdapter:
             revision=data["revision"],
             delivery_id=str(delivery) if delivery is not None else None,
             recheck=bool(data.get("recheck", False)),
-            payload={"files": files, "diff": str(data.get("diff", ""))},
+            payload={
+                "files": files,
+                "diff": str(data.get("diff", "")),
+                "base_files": base_files,
+            },
         )
 
     async def fetch(self, job: Job) -> Change:
@@ -108,19 +119,42 @@ class StubAdapter:
             )
         except DiffError as exc:
             raise PermanentError(f"stub: {exc}") from None
-        contents = {p: t.encode() for p, t in files.items()}
+        base_files: dict[str, str] | None = job.payload.get("base_files")
+        return Change(
+            changed,
+            _reader(files, "contents"),
+            read_base=None if base_files is None else _reader(base_files, "base contents"),
+        )
 
-        def read(path: str) -> bytes:
-            if path not in contents:
-                raise IntakeError(f"stub: no contents for {path}")
-            return contents[path]
-
-        return Change(changed, read)
-
-    async def post(self, job: Job, review: dict[str, Any]) -> dict[str, Any]:
+    async def post(self, job: Job, plan: ReviewPlan) -> dict[str, Any]:
         self.post_calls += 1
         if self._failures:
             raise self._failures.pop(0)
-        key = (job.key.project, job.key.change, job.key.revision)
-        self.posted[key] = review
-        return {"posted": True, "comments": len(review.get("findings", []))}
+        self.posted[(job.key.project, job.key.change, job.key.revision)] = plan
+        thread = self.threads.setdefault((job.key.project, job.key.change), [])
+        said = {read_marker(body) for body in thread}
+        new = [c for c in plan.comments if c.fingerprint not in said]
+        thread += [f"{c.message}\n\n{marker(c.fingerprint)}" for c in new]
+        return {
+            "posted": True,
+            "comments": len(new),
+            "already_posted": len(plan.comments) - len(new),
+        }
+
+
+def _text_map(data: dict[str, Any], key: str) -> dict[str, str]:
+    value = data.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise WebhookRejected(400, f"{key} must map paths to text")
+    return value
+
+
+def _reader(texts: dict[str, str], what: str) -> Reader:
+    contents = {p: t.encode() for p, t in texts.items()}
+
+    def read(path: str) -> bytes:
+        if path not in contents:
+            raise IntakeError(f"stub: no {what} for {path}")
+        return contents[path]
+
+    return read

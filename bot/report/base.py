@@ -1,6 +1,6 @@
 """What every output format shares: the Report, source lookups and column conversions.
 
-Findings carry 1-based lines and 0-based *character* columns. Each format wants
+Comments carry 1-based lines and 0-based *character* columns. Each format wants
 its own unit (UTF-8 bytes for rdjson, code points for SARIF, terminal cells for
 the text frame), so the conversions live here, next to the one line index they
 all use.
@@ -14,21 +14,28 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.core.text import SourceText, apply_edits, sorted_edits, utf8_len
-from bot.model import Finding, Problem, Severity
+from bot.core.text import SourceText, apply_edits, sorted_text_edits, utf8_len
+from bot.model import Comment, ReviewPlan, SkippedFile
 
-__all__ = ["SourceText", "apply_edits", "sorted_edits", "utf8_len"]
+__all__ = ["SourceText", "apply_edits", "sorted_text_edits", "utf8_len"]
 
 TOOL_NAME = "review-bot"
 
 
 @dataclass(frozen=True)
 class Report:
-    findings: Sequence[Finding]  # already filtered and sorted by the caller
-    problems: Sequence[Problem]
+    plan: ReviewPlan  # what to say; the formats only choose how
     sources: Mapping[str, str]  # path -> full file text (for code frames and byte columns)
     tool_version: str  # e.g. "0.1.0"
     color: bool = False
+
+    @property
+    def comments(self) -> Sequence[Comment]:
+        return self.plan.comments
+
+    @property
+    def skipped(self) -> Sequence[SkippedFile]:
+        return self.plan.summary.skipped
 
 
 class Sources:
@@ -59,13 +66,6 @@ def cell_width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
     return width
-
-
-def severity_counts(findings: Sequence[Finding]) -> dict[Severity, int]:
-    counts: dict[Severity, int] = {}
-    for finding in findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    return counts
 
 
 @functools.cache

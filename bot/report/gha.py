@@ -12,7 +12,7 @@ takes columns only for single-line annotations.
 
 from __future__ import annotations
 
-from bot.model import Finding, Problem, Severity
+from bot.model import Comment, Severity, SkippedFile
 from bot.report.base import TOOL_NAME, Report
 
 COMMAND = {
@@ -39,12 +39,12 @@ def command(name: str, properties: dict[str, str | int], message: str) -> str:
 
 
 def render(report: Report) -> str:
-    lines = [_finding(f) for f in report.findings]
-    lines += [_problem(p) for p in report.problems]
+    lines = [_finding(c) for c in report.comments]
+    lines += [_skipped(s) for s in report.skipped]
     return "".join(line + "\n" for line in lines)
 
 
-def _finding(finding: Finding) -> str:
+def _finding(finding: Comment) -> str:
     span = finding.span
     # span.lines drops the next line when a match ends with a line break.
     end_line = span.lines[-1]
@@ -65,10 +65,6 @@ def _finding(finding: Finding) -> str:
     return command(COMMAND[finding.severity], props, message)
 
 
-def _problem(problem: Problem) -> str:
-    try:
-        name = COMMAND[Severity.parse(problem.level)]
-    except ValueError:
-        name = "warning"
-    props: dict[str, str | int] = {"file": problem.path, "title": f"{TOOL_NAME}: not analysed"}
-    return command(name, props, problem.message)
+def _skipped(skipped: SkippedFile) -> str:
+    props: dict[str, str | int] = {"file": skipped.path, "title": f"{TOOL_NAME}: not analysed"}
+    return command(COMMAND[Severity.warning], props, skipped.message)

@@ -18,8 +18,14 @@
           } | null
         }
       ],
-      "problems": [{"path": "...", "message": "...", "level": "warning"}]
+      "problems": [{"path": "...", "message": "...", "level": "warning",
+                    "reason": "too_large"}],  # binary|not_utf8|over_max_files|analysis_failed
+      "summary": {"analysed_files": 3, "below_threshold": 2, "suppressed": 0,
+                  "in_base": 1, "baseline": true, "by_rule": {...}, "by_severity": {...}}
     }
+
+Each finding also carries its "fingerprint" (core/fingerprint.py): its identity across
+revisions and line moves.
 
 Lines are 1-based; columns are 1-based and count characters (Unicode code
 points), not bytes; "end" is exclusive, so an end at column 1 of the next line
@@ -31,21 +37,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.model import Finding
-from bot.report.base import Report, Sources
+from bot.model import Comment
+from bot.report.base import Report
 
 SCHEMA_VERSION = 1
 
 
 def render(report: Report) -> str:
-    sources = Sources(report.sources)
+    summary = report.plan.summary
     document = {
         "schema_version": SCHEMA_VERSION,
         "version": report.tool_version,
-        "findings": [_finding(f, sources) for f in report.findings],
+        "findings": [_finding(c) for c in report.comments],
         "problems": [
-            {"path": p.path, "message": p.message, "level": p.level} for p in report.problems
+            {"path": s.path, "message": s.message, "level": "warning", "reason": s.reason.value}
+            for s in report.skipped
         ],
+        "summary": {
+            "analysed_files": summary.analysed_files,
+            "below_threshold": summary.below_threshold,
+            "suppressed": summary.suppressed,
+            "in_base": summary.in_base,
+            "baseline": summary.baseline,
+            "by_rule": report.plan.by_rule(),
+            "by_severity": {s.name: n for s, n in report.plan.by_severity().items()},
+        },
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -54,22 +70,18 @@ def _point(line: int, column: int) -> dict[str, int]:
     return {"line": line, "column": column + 1}
 
 
-def _finding(finding: Finding, sources: Sources) -> dict[str, Any]:
+def _finding(finding: Comment) -> dict[str, Any]:
     span = finding.span
     fix: dict[str, Any] | None = None
     if finding.fix is not None:
-        edits: list[dict[str, Any]] = []
-        if finding.fix.edits:
-            # Edits carry offsets only; lines and columns need the file text.
-            source = sources.require(finding.path)
-            for edit in finding.fix.edits:
-                edits.append(
-                    {
-                        "start": _point(*source.position(edit.start)),
-                        "end": _point(*source.position(edit.end)),
-                        "replacement": edit.replacement,
-                    }
-                )
+        edits = [
+            {
+                "start": _point(edit.span.start.line, edit.span.start.column),
+                "end": _point(edit.span.end.line, edit.span.end.column),
+                "replacement": edit.replacement,
+            }
+            for edit in finding.fix.edits
+        ]
         sug = finding.fix.suggestion
         fix = {
             "edits": edits,
@@ -90,5 +102,6 @@ def _finding(finding: Finding, sources: Sources) -> dict[str, Any]:
             "end": _point(span.end.line, span.end.column),
         },
         "matched": finding.matched,
+        "fingerprint": finding.fingerprint,
         "fix": fix,
     }

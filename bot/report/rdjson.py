@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.model import Finding, Severity
-from bot.report.base import TOOL_NAME, Report, Sources, SourceText, sorted_edits, tool_url
+from bot.model import Comment, Severity
+from bot.report.base import TOOL_NAME, Report, Sources, SourceText, sorted_text_edits, tool_url
 
 SEVERITY = {
     Severity.error: "ERROR",
@@ -27,7 +27,7 @@ def render_rdjson(report: Report) -> str:
     sources = Sources(report.sources)
     document = {
         "source": _source(),
-        "diagnostics": [_diagnostic(f, sources, with_source=False) for f in report.findings],
+        "diagnostics": [_diagnostic(f, sources, with_source=False) for f in report.comments],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -37,7 +37,7 @@ def render_rdjsonl(report: Report) -> str:
     # Each line has to stand alone, so it names its source itself.
     return "".join(
         json.dumps(_diagnostic(f, sources, with_source=True), ensure_ascii=False) + "\n"
-        for f in report.findings
+        for f in report.comments
     )
 
 
@@ -53,7 +53,7 @@ def _position(source: SourceText, line: int, column: int) -> dict[str, int]:
     return {"line": line, "column": source.byte_column(line, column) + 1}
 
 
-def _diagnostic(finding: Finding, sources: Sources, *, with_source: bool) -> dict[str, Any]:
+def _diagnostic(finding: Comment, sources: Sources, *, with_source: bool) -> dict[str, Any]:
     source = sources.require(finding.path)
     span = finding.span
     # rdjson has no note field; reviewdog posts the message as the comment body.
@@ -81,19 +81,19 @@ def _diagnostic(finding: Finding, sources: Sources, *, with_source: bool) -> dic
     return diagnostic
 
 
-def _suggestions(finding: Finding, source: SourceText) -> list[dict[str, Any]]:
+def _suggestions(finding: Comment, source: SourceText) -> list[dict[str, Any]]:
     fix = finding.fix
     if fix is None:
         return []
     if fix.edits:
         out: list[dict[str, Any]] = []
-        for edit in sorted_edits(fix.edits):
-            start, end = source.position(edit.start), source.position(edit.end)
+        for edit in sorted_text_edits(fix.edits):
+            start, end = edit.span.start, edit.span.end
             out.append(
                 {
                     "range": {
-                        "start": _position(source, *start),
-                        "end": _position(source, *end),
+                        "start": _position(source, start.line, start.column),
+                        "end": _position(source, end.line, end.column),
                     },
                     "text": edit.replacement,
                 }

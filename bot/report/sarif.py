@@ -11,23 +11,23 @@ Facts this module relies on (SARIF 2.1.0 spec and its JSON schema; GitHub's
   GitHub itself only reads ``primaryLocationLineHash``, which its upload-sarif
   action computes from the file when absent and warns about when a supplied
   value disagrees with its own, so we leave that key to GitHub and put our
-  line-independent hash under our own key.
+  line-independent fingerprint (core/fingerprint.py, the one the platforms'
+  comments carry) under our own key. v1 was an older hash with a ":N" suffix;
+  the key changed with the value, so no alert is silently re-keyed.
 - Problems (files we could not analyse) are tool execution notifications.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 from urllib.parse import quote
 
-from bot.model import Edit, Finding, Problem, Severity
-from bot.report.base import TOOL_NAME, Report, Sources, SourceText, sorted_edits, tool_url
+from bot.model import Comment, Severity, SkippedFile, TextEdit
+from bot.report.base import TOOL_NAME, Report, Sources, sorted_text_edits, tool_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-FINGERPRINT_KEY = "matchHash/v1"
+FINGERPRINT_KEY = "reviewBot/v2"
 # GitHub truncates rule descriptions beyond this many characters.
 MAX_DESCRIPTION = 1024
 
@@ -38,15 +38,14 @@ LEVEL = {
     Severity.hint: "note",
     Severity.off: "none",
 }
-_WHITESPACE = re.compile(r"\s+")
 
 
 def render(report: Report) -> str:
     sources = Sources(report.sources)
-    rule_ids = sorted({f.rule_id for f in report.findings})
+    rule_ids = sorted({f.rule_id for f in report.comments})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
-    first: dict[str, Finding] = {}
-    for finding in report.findings:
+    first: dict[str, Comment] = {}
+    for finding in report.comments:
         first.setdefault(finding.rule_id, finding)
 
     driver: dict[str, Any] = {"name": TOOL_NAME, "version": report.tool_version}
@@ -55,22 +54,14 @@ def render(report: Report) -> str:
         driver["informationUri"] = url
     driver["rules"] = [_rule(first[rule_id]) for rule_id in rule_ids]
 
-    seen: dict[str, int] = {}
-    results = []
-    for finding in report.findings:
-        digest = fingerprint(finding)
-        seen[digest] = seen.get(digest, 0) + 1
-        # Identical matches in one file stay distinct alerts, numbered in file order.
-        results.append(
-            _result(finding, index[finding.rule_id], f"{digest}:{seen[digest]}", sources)
-        )
+    results = [_result(c, index[c.rule_id], sources) for c in report.comments]
 
     run = {
         "tool": {"driver": driver},
         "invocations": [
             {
                 "executionSuccessful": True,
-                "toolExecutionNotifications": [_notification(p) for p in report.problems],
+                "toolExecutionNotifications": [_notification(s) for s in report.skipped],
             }
         ],
         "columnKind": "unicodeCodePoints",
@@ -80,23 +71,12 @@ def render(report: Report) -> str:
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
-def fingerprint(finding: Finding) -> str:
-    """Hash of rule id, path and the matched text with whitespace runs collapsed.
-
-    No line number goes in, so edits above the finding or reindenting it keep
-    the alert's identity.
-    """
-    matched = _WHITESPACE.sub(" ", finding.matched).strip()
-    data = "\0".join((finding.rule_id, finding.path, matched)).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
 def _uri(path: str) -> str:
     # artifactLocation.uri is a URI reference: spaces, '#', '%' and the like are escaped.
     return quote(path, safe="/")
 
 
-def _rule(finding: Finding) -> dict[str, Any]:
+def _rule(finding: Comment) -> dict[str, Any]:
     summary = finding.message.strip().split("\n", 1)[0][:MAX_DESCRIPTION] or finding.rule_id
     help_text = finding.note or finding.message
     if finding.url:
@@ -125,7 +105,7 @@ def _region(start: tuple[int, int], end: tuple[int, int]) -> dict[str, int]:
     }
 
 
-def _result(finding: Finding, rule_index: int, digest: str, sources: Sources) -> dict[str, Any]:
+def _result(finding: Comment, rule_index: int, sources: Sources) -> dict[str, Any]:
     span = finding.span
     end = (span.end.line, span.end.column)
     if span.end.column == 0 and span.end.line > span.start.line:
@@ -149,7 +129,7 @@ def _result(finding: Finding, rule_index: int, digest: str, sources: Sources) ->
                 }
             }
         ],
-        "partialFingerprints": {FINGERPRINT_KEY: digest},
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
     }
     fix = _fix(finding, sources)
     if fix is not None:
@@ -157,13 +137,13 @@ def _result(finding: Finding, rule_index: int, digest: str, sources: Sources) ->
     return result
 
 
-def _fix(finding: Finding, sources: Sources) -> dict[str, Any] | None:
+def _fix(finding: Comment, sources: Sources) -> dict[str, Any] | None:
     fix = finding.fix
     if fix is None:
         return None
     source = sources.require(finding.path)
     if fix.edits:
-        replacements = [_replacement(source, edit) for edit in sorted_edits(fix.edits)]
+        replacements = [_replacement(edit) for edit in sorted_text_edits(fix.edits)]
     elif fix.suggestion is not None:
         sug = fix.suggestion
         start = (sug.start_line, 0)
@@ -185,18 +165,15 @@ def _fix(finding: Finding, sources: Sources) -> dict[str, Any] | None:
     }
 
 
-def _replacement(source: SourceText, edit: Edit) -> dict[str, Any]:
-    region = _region(source.position(edit.start), source.position(edit.end))
+def _replacement(edit: TextEdit) -> dict[str, Any]:
+    start, end = edit.span.start, edit.span.end
+    region = _region((start.line, start.column), (end.line, end.column))
     return {"deletedRegion": region, "insertedContent": {"text": edit.replacement}}
 
 
-def _notification(problem: Problem) -> dict[str, Any]:
-    try:
-        level = LEVEL[Severity.parse(problem.level)]
-    except ValueError:
-        level = "warning"
+def _notification(skipped: SkippedFile) -> dict[str, Any]:
     return {
-        "level": level,
-        "message": {"text": problem.message},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(problem.path)}}}],
+        "level": "warning",
+        "message": {"text": skipped.message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(skipped.path)}}}],
     }

@@ -24,8 +24,8 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from bot.model import Finding, Severity
-from bot.report.base import Report, Sources, SourceText, apply_edits, cell_width, severity_counts
+from bot.model import Comment, Severity, SkipReason
+from bot.report.base import Report, Sources, SourceText, apply_edits, cell_width
 
 # Frames longer than this show their head and tail only.
 MAX_FRAME_LINES = 6
@@ -69,21 +69,29 @@ class _Painter:
 def render(report: Report) -> str:
     paint = _Painter(report.color)
     sources = Sources(report.sources)
-    blocks = [_finding_block(f, sources.get(f.path), paint) for f in report.findings]
-    for problem in report.problems:
-        label = paint(f"{problem.level}:", *_problem_style(problem.level))
+    blocks = [_finding_block(c, sources.get(c.path), paint) for c in report.comments]
+    label = paint("warning:", *_SEVERITY_STYLE[Severity.warning])
+    over_limit = [s for s in report.skipped if s.reason is SkipReason.over_max_files]
+    for skipped in report.skipped:
+        if skipped.reason is not SkipReason.over_max_files:
+            blocks.append(
+                f"{label} could not analyse {paint(_clean(skipped.path), _BOLD)}: "
+                f"{_clean(skipped.message)}\n"
+            )
+    if over_limit:
+        # One line for all of them: a huge change would otherwise print thousands.
         blocks.append(
-            f"{label} could not analyse {paint(_clean(problem.path), _BOLD)}: "
-            f"{_clean(problem.message)}\n"
+            f"{label} {_count(len(over_limit), 'test file')} not analysed: "
+            f"{_clean(over_limit[0].message.removeprefix('skipped: '))}\n"
         )
     blocks.append(paint(_summary(report), _BOLD) + "\n")
     return "\n".join(blocks)
 
 
 def _summary(report: Report) -> str:
-    findings = report.findings
+    findings = report.comments
     if findings:
-        counts = severity_counts(findings)
+        counts = report.plan.by_severity()
         parts = [
             f"{n} {sev.name if n == 1 else _PLURAL[sev.name]}"
             for sev, n in sorted(counts.items(), reverse=True)
@@ -92,9 +100,11 @@ def _summary(report: Report) -> str:
         text = f"{_count(len(findings), 'finding')} ({', '.join(parts)}) in {_count(files, 'file')}"
     else:
         text = "No findings"
-    if report.problems:
-        skipped = len({p.path for p in report.problems})
+    if report.skipped:
+        skipped = len({s.path for s in report.skipped})
         text += f"; {_count(skipped, 'file')} could not be analysed"
+    if report.plan.summary.in_base:
+        text += f"; {report.plan.summary.in_base} already in the base, not shown"
     return text
 
 
@@ -102,14 +112,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _problem_style(level: str) -> tuple[str, ...]:
-    try:
-        return _SEVERITY_STYLE[Severity.parse(level)]
-    except ValueError:
-        return (_BOLD, _YELLOW)
-
-
-def _finding_block(finding: Finding, source: SourceText | None, paint: _Painter) -> str:
+def _finding_block(finding: Comment, source: SourceText | None, paint: _Painter) -> str:
     style = _SEVERITY_STYLE[finding.severity]
     start = finding.span.start
     # Continuation lines of a multi-line message stay under the header.
@@ -156,7 +159,7 @@ def _display(text: str) -> str:
     return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text.replace("\t", _TAB))
 
 
-def _frame_rows(finding: Finding, source: SourceText) -> list[tuple[str | None, str]]:
+def _frame_rows(finding: Comment, source: SourceText) -> list[tuple[str | None, str]]:
     """(gutter, text) rows; a None gutter marks an underline row."""
     span = finding.span
     numbers = list(span.lines)
@@ -186,17 +189,17 @@ def _indent(text: str) -> int:
     return len(text) - len(text.lstrip())
 
 
-def _fix_diff(finding: Finding, source: SourceText) -> list[str]:
+def _fix_diff(finding: Comment, source: SourceText) -> list[str]:
     """The fix as unified-diff hunks of just the lines it touches (no file headers)."""
     fix = finding.fix
     if fix is None:
         return []
     if fix.edits:
-        first = source.position(min(e.start for e in fix.edits))[0]
-        last = source.position(max(e.end for e in fix.edits))[0]
+        first = min(e.span.start.line for e in fix.edits)
+        last = max(e.span.end.line for e in fix.edits)
         lo, hi = source.line_start(first), source.line_end(last)
         old = source.text[lo:hi]
-        new = apply_edits(old, fix.edits, base=lo)
+        new = apply_edits(old, [e.edit for e in fix.edits], base=lo)
         old_lines, new_lines = old.split("\n"), new.split("\n")
     elif fix.suggestion is not None:
         sug = fix.suggestion

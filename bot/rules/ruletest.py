@@ -34,7 +34,7 @@ def _apply(text: str, finding: Finding) -> str:
     # The first edit is the rule's own `fix`, which is what the CLI's snapshot holds;
     # later edits (an import review-bot adds) are ours and tested on their own.
     assert finding.fix is not None
-    return apply_edits(text, finding.fix.edits[:1])
+    return apply_edits(text, [e.edit for e in finding.fix.edits[:1]])
 
 
 def _run_case(analyzer: Analyzer, rule: CompiledRule, code: str) -> list[Finding]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import multiprocessing
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +23,13 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bot import __version__
 from bot.config.models import Config
-from bot.core.globs import GlobSet
-from bot.errors import IntakeError, LeaseLost, PermanentError, TransientError
-from bot.model import Change, ChangedFile, FileStatus, Job, JobState
+from bot.core.plan import plan_to_json
+from bot.core.sources import snapshot
+from bot.errors import InputError, LeaseLost, PermanentError, TransientError
+from bot.model import Job, JobState
 from bot.platforms.base import AdapterRegistry, PlatformAdapter
+from bot.service.analysis import default_analysis_executor, plan_in_child
 from bot.service.logs import job_fields
 from bot.service.metrics import Metrics
 from bot.service.store import JobStore
@@ -43,75 +42,6 @@ def _owner(job: Job) -> str:
     """The lease owner of this attempt (set by lease, unique per lease)."""
     assert job.lease_owner is not None, "a leased job has an owner"
     return job.lease_owner
-
-
-# --- analysis, in a child process ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A change with the new bytes already read: picklable, unlike Change's reader."""
-
-    files: list[ChangedFile]
-    contents: dict[str, bytes]
-    unreadable: dict[str, str]  # path -> why it could not be read
-
-    def read(self, path: str) -> bytes:
-        if path in self.contents:
-            return self.contents[path]
-        raise IntakeError(self.unreadable.get(path, f"{path}: no contents"))
-
-
-def snapshot(change: Change, config: Config) -> Snapshot:
-    """Read the files run_check will read (test files, not deleted/binary, up to the limit)."""
-    tests = GlobSet(config.test_files.globs)
-    wanted = [f for f in change.files if tests.matches(f.path)][: config.limits.max_files]
-    contents: dict[str, bytes] = {}
-    unreadable: dict[str, str] = {}
-    for f in wanted:
-        if f.status in (FileStatus.deleted, FileStatus.binary):
-            continue
-        try:
-            contents[f.path] = change.read(f.path)
-        except IntakeError as exc:
-            unreadable[f.path] = str(exc)
-    return Snapshot(list(change.files), contents, unreadable)
-
-
-_child_rules: dict[str, Any] = {}
-
-
-def review_in_child(snap: Snapshot, config: Config, cwd: str) -> dict[str, Any]:
-    """run_check on a snapshot -> the review as review-bot's JSON document (plus counts).
-
-    Runs in a pool process; compiled rules are cached per rules section, so a project
-    override with other packs does not recompile the default ones.
-    """
-    from bot.core.pipeline import run_check
-    from bot.report import Report, render
-    from bot.rules.ruleset import configured_rules
-
-    cache_key = config.rules.model_dump_json()
-    rules = _child_rules.get(cache_key)
-    if rules is None:
-        rules = _child_rules[cache_key] = configured_rules(config, Path(cwd))
-    change = Change(snap.files, snap.read)
-    result = run_check(change, rules, config, jobs=1)  # jobs=1: no pool inside the pool
-    review = json.loads(
-        render("json", Report(result.findings, result.problems, result.sources, __version__))
-    )
-    review["summary"] = {
-        "analysed_files": result.analysed_files,
-        "below_threshold": result.below_threshold,
-        "suppressed": result.suppressed,
-    }
-    return review
-
-
-def default_analysis_executor(processes: int) -> ProcessPoolExecutor:
-    # spawn, not fork: forking a process that runs an event loop and executor threads can
-    # copy a held lock into the child and hang it.
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -299,6 +229,9 @@ class Worker:
         except PermanentError as exc:
             self._api_error(platform, exc.status)
             outcome = await self._fail(job, str(exc), transient=False)
+        except InputError as exc:
+            # A change the platform sent that we cannot read (a malformed diff, say).
+            outcome = await self._fail(job, str(exc), transient=False)
         except _TRANSIENT as exc:
             self._api_error(platform, None)
             if isinstance(exc, BrokenProcessPool) and self._own_analysis:
@@ -354,16 +287,20 @@ class Worker:
         adapter = self.adapters.get(platform)  # KeyError: no such adapter, fails the job
         config = self.config.for_project(platform, job.key.project)
         change = await adapter.fetch(job)
-        snap = await asyncio.to_thread(snapshot, change, config)  # readers may block
+        options = config.check_options()
+        snap = await asyncio.to_thread(snapshot, change, options)  # readers may block
         loop = asyncio.get_running_loop()
-        review = await loop.run_in_executor(
-            self._analysis_executor(), review_in_child, snap, config, self._cwd
+        plan = await loop.run_in_executor(
+            self._analysis_executor(), plan_in_child, snap, config, self._cwd
         )
-        for finding in review["findings"]:
-            self.metrics.findings.labels(finding["rule_id"]).inc()
+        for comment in plan.comments:
+            self.metrics.findings.labels(comment.rule_id).inc()
         if not adapter.has_credentials or self.config.is_dry_run(platform):
             await self._call(
-                self.store.complete, job.id, _owner(job), {"dry_run": True, "review": review}
+                self.store.complete,
+                job.id,
+                _owner(job),
+                {"dry_run": True, "plan": plan_to_json(plan)},
             )
             return "dry_run"
         # Analysis can take long: a newer revision or a lost lease makes this post stale.
@@ -381,7 +318,7 @@ class Worker:
             platform, asyncio.Semaphore(self.options.platform_concurrency)
         )
         async with semaphore:
-            posted = await adapter.post(job, review)
-        result = {"dry_run": False, "posted": posted, "findings": len(review["findings"])}
+            posted = await adapter.post(job, plan)
+        result = {"dry_run": False, "posted": posted, "plan": plan_to_json(plan)}
         await self._call(self.store.complete, job.id, _owner(job), result)
         return "posted"

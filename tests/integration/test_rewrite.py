@@ -113,7 +113,7 @@ def ours(rule_yaml: str, source: str) -> list[tuple[int, int, str, str]]:
     out = []
     for f in found:
         assert f.fix is not None
-        (edit,) = f.fix.edits
+        (edit,) = (e.edit for e in f.fix.edits)
         out.append((edit.start, edit.end, edit.replacement, f.message))
     return sorted(out)
 

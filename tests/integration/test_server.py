@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config.models import Config, ServerConfig, WorkersConfig
+from bot.core.plan import plan_from_json, plan_to_json
 from bot.model import Job, JobKey, JobState
 from bot.platforms.base import AdapterRegistry
 from bot.platforms.stub import TOKEN_HEADER, StubAdapter
@@ -335,10 +336,11 @@ async def test_dry_run_job_stores_the_review_and_posts_nothing(
         )
         assert svc.sample("review_bot_findings_total", rule="patcher-not-stopped") == 1
     assert job.result is not None and job.result["dry_run"] is True
-    findings = job.result["review"]["findings"]
-    assert [(f["rule_id"], f["path"], f["range"]["start"]["line"]) for f in findings] == [
+    plan = plan_from_json(job.result["plan"])
+    assert [(c.rule_id, c.path, c.span.start.line) for c in plan.comments] == [
         ("patcher-not-stopped", TEST_FILE, 8)
     ]
+    assert plan.summary.analysed_files == 1
     assert stub.post_calls == 0 and stub.posted == {}
 
 
@@ -361,11 +363,11 @@ async def test_transient_post_failure_is_retried_then_posted(
     assert job.attempts == 2
     assert stub.post_calls == 2
     posted = stub.posted[("demo/app", "42", "rev-1")]
-    assert [f["rule_id"] for f in posted["findings"]] == ["patcher-not-stopped"]
+    assert [c.rule_id for c in posted.comments] == ["patcher-not-stopped"]
     assert job.result == {
         "dry_run": False,
-        "posted": {"posted": True, "comments": 1},
-        "findings": 1,
+        "posted": {"posted": True, "comments": 1, "already_posted": 0},
+        "plan": plan_to_json(posted),
     }
 
 

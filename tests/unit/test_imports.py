@@ -74,7 +74,8 @@ def test_hardcoded_uuid_fix_carries_the_import_as_a_second_edit() -> None:
     assert finding.fix is not None
     literal, added = finding.fix.edits
     assert literal.replacement == "uuids.image"
-    assert added.replacement == UUIDS + "\n" and added.start == len("import fixtures\n")
+    assert added.replacement == UUIDS + "\n" and added.span.start.offset == len("import fixtures\n")
+    assert (added.span.start.line, added.span.start.column) == (2, 0)
     # The suggestion block covers the finding's line only; the import stays an edit.
     assert finding.fix.suggestion is not None
     assert finding.fix.suggestion.text == "        image_uuid = uuids.image"

@@ -1,0 +1,23 @@
+"""What one review needs to know of the team's configuration, and nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.model import FilterMode, Severity
+
+DEFAULT_TEST_GLOBS = ("**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The knobs of one review. The config builds it (``Config.check_options``); the CLI
+    overrides single fields; the core never sees the service's ``Config``."""
+
+    test_globs: tuple[str, ...] = DEFAULT_TEST_GLOBS
+    max_files: int = 3000
+    max_file_bytes: int = 2_000_000
+    filter_mode: FilterMode = FilterMode.added
+    min_severity: Severity = Severity.warning
+    # New findings only: drop a finding the base side of the change already has.
+    baseline: bool = True
