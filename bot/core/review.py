@@ -1,10 +1,8 @@
-"""Findings -> what is worth saying: threshold, in-code suppressions, fingerprints. Pure."""
+"""Findings -> what is worth saying: the threshold and in-code suppressions. Pure."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,26 +59,6 @@ def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
         and _comment_only(lines[above - 1])
         and _silences(lines[above - 1], rule)
     )
-
-
-def _normalised(code: str) -> str:
-    return " ".join(code.split())
-
-
-def fingerprints(findings: Sequence[Finding]) -> list[str]:
-    """Stable per finding across revisions: rule, path and the matched code, not lines.
-
-    The same code matched twice in one file gets an occurrence number, so both are kept.
-    """
-    seen: Counter[str] = Counter()
-    out = []
-    for f in findings:
-        base = hashlib.sha256(
-            "\0".join((f.rule_id, f.path, _normalised(f.matched))).encode()
-        ).hexdigest()[:16]
-        seen[base] += 1
-        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    return out
 
 
 @dataclass(frozen=True)

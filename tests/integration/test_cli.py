@@ -162,6 +162,55 @@ def test_git_range_takes_contents_from_git_not_the_tree(proj: Path, capsys) -> N
     assert {f["rule_id"] for f in json.loads(out)["findings"]} == {"first-server", "latest-mv"}
 
 
+def commit_all(root: Path, message: str) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+
+
+MOVED = """\
+class TestBug(base.TestCase):
+    def test_one(self):
+        {one}
+
+    def test_two(self):
+        {two}
+"""
+FIRST = "server = self.api.get_servers()[0]"
+
+
+def test_git_range_drops_code_that_was_moved_or_renamed(proj: Path, capsys) -> None:
+    git(proj, "init", "-q")
+    (proj / "nova/tests/test_bug.py").write_text(MOVED.format(one=FIRST, two="pass"))
+    commit_all(proj, "base")
+    # The finding moves to another method, and the file is renamed; one real new finding.
+    (proj / "nova/tests/test_bug.py").unlink()
+    moved = MOVED.format(one="pass", two=FIRST) + "\n    def test_three(self):\n"
+    moved += "        other = self.admin_api.get_servers()[0]\n"
+    (proj / "nova/tests/test_renamed.py").write_text(moved)
+    commit_all(proj, "move")
+    code, out, err = run(capsys, "--git", "HEAD~1..HEAD", "--format", "json")
+    doc = json.loads(out)
+    assert [f["matched"] for f in doc["findings"]] == ["self.admin_api.get_servers()[0]"]
+    assert doc["summary"]["in_base"] == 1 and doc["summary"]["baseline"] is True
+    assert "baseline" not in err  # the base is at hand: nothing to warn about
+    # --no-baseline reports the moved line too.
+    _, out, _ = run(capsys, "--git", "HEAD~1..HEAD", "--format", "json", "--no-baseline")
+    doc = json.loads(out)
+    assert len(doc["findings"]) == 2 and doc["summary"]["baseline"] is False
+
+
+def test_a_diff_has_no_base_so_the_cli_says_once_that_the_baseline_is_off(
+    proj: Path, capsys
+) -> None:
+    (proj / "nova/tests/test_bug.py").write_text(TEST_FILE)
+    (proj / "p.diff").write_text(new_file_diff("nova/tests/test_bug.py", TEST_FILE))
+    _, out, err = run(capsys, "--diff", "p.diff", "--fail-on", "off")
+    assert err.count("baseline off") == 1 and "--git" in err
+    assert "first-server" in out
+    _, _, err = run(capsys, "--diff", "p.diff", "--fail-on", "off", "--no-baseline")
+    assert "baseline" not in err
+
+
 def test_git_range_errors_are_clear(proj: Path, capsys) -> None:
     git(proj, "init", "-q")
     code, _, err = run(capsys, "--git", "nope..HEAD")

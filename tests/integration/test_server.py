@@ -5,6 +5,7 @@ analysis process."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 import multiprocessing
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -19,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.config.models import Config, ServerConfig, WorkersConfig
 from bot.core.plan import plan_from_json, plan_to_json
-from bot.model import Job, JobKey, JobState
+from bot.model import Job, JobKey, JobState, ReviewPlan
 from bot.platforms.base import AdapterRegistry
 from bot.platforms.stub import TOKEN_HEADER, StubAdapter
 from bot.service.app import create_app
@@ -408,6 +409,72 @@ async def test_permanent_post_failure_fails_without_retry(
     assert "refused" in (job.last_error or "")
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.asyncio
+async def test_a_new_revision_does_not_post_what_the_change_already_carries(
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+) -> None:
+    stub = StubAdapter(TOKEN)
+    async with serve(
+        store, stub, with_worker=True, worker_pool=analysis_pool, tmp_path=tmp_path
+    ) as svc:
+        _, first = await svc.hook(event())
+        assert (await wait_for_state(store, first["job_id"])).state is JobState.done
+        # The same finding, one line lower in the next revision: same fingerprint.
+        moved = TEST_TEXT.replace("class T(", "# a comment\nclass T(")
+        _, second = await svc.hook(
+            event(revision="rev-2", delivery="d-2", files={TEST_FILE: moved})
+        )
+        job = await wait_for_state(store, second["job_id"])
+    assert job.state is JobState.done, job.last_error
+    one, two = stub.posted[("demo/app", "42", "rev-1")], stub.posted[("demo/app", "42", "rev-2")]
+    assert [c.line for c in one.comments] == [8] and [c.line for c in two.comments] == [9]
+    assert one.comments[0].fingerprint == two.comments[0].fingerprint
+    assert job.result is not None
+    assert job.result["posted"] == {"posted": True, "comments": 0, "already_posted": 1}
+    assert len(stub.threads[("demo/app", "42")]) == 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.asyncio
+async def test_with_base_contents_a_moved_finding_is_not_posted(
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+) -> None:
+    # setUp moves below a longer test method: the diff removes it and adds it again.
+    setup = (
+        '    def setUp(self):\n        patcher = mock.patch("os.getcwd")\n        patcher.start()\n'
+    )
+    other = "    def test_a(self):\n" + "".join(f"        x{i} = {i}\n" for i in range(6))
+    top = TEST_TEXT[: TEST_TEXT.index("    def setUp")]
+    base, head = top + setup + "\n" + other, top + other + "\n" + setup
+    diff = "".join(
+        difflib.unified_diff(
+            base.splitlines(keepends=True),
+            head.splitlines(keepends=True),
+            f"a/{TEST_FILE}",
+            f"b/{TEST_FILE}",
+        )
+    )
+    stub = StubAdapter(TOKEN, credentials=False)
+    async with serve(
+        store, stub, with_worker=True, worker_pool=analysis_pool, tmp_path=tmp_path
+    ) as svc:
+        body = event(files={TEST_FILE: head}, diff=diff, base_files={TEST_FILE: base})
+        _, moved = await svc.hook(body)
+        job = await wait_for_state(store, moved["job_id"])
+        # Without the base side, the same change is reported: the case bites.
+        del body["base_files"]
+        _, blind = await svc.hook({**body, "change": "43", "delivery": "d-2"})
+        blind_job = await wait_for_state(store, blind["job_id"])
+    assert job.state is JobState.done, job.last_error
+    assert job.result is not None and blind_job.result is not None
+    plan = plan_from_json(job.result["plan"])
+    assert plan.comments == () and plan.summary.in_base == 1 and plan.summary.baseline
+    blind_plan = plan_from_json(blind_job.result["plan"])
+    assert [c.rule_id for c in blind_plan.comments] == ["patcher-not-stopped"]
+    assert not blind_plan.summary.baseline
+
+
 class _BlockingStub(StubAdapter):
     """Posts hang until released: a job still in flight at shutdown."""
 
@@ -415,7 +482,7 @@ class _BlockingStub(StubAdapter):
         super().__init__(TOKEN)
         self.entered = asyncio.Event()
 
-    async def post(self, job: Job, review: dict[str, Any]) -> dict[str, Any]:
+    async def post(self, job: Job, plan: ReviewPlan) -> dict[str, Any]:
         self.entered.set()
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")

@@ -65,6 +65,22 @@ def test_git_diff_statuses_lines_and_hunks() -> None:
     assert files["nova/tests/data.bin"].status is FileStatus.binary
 
 
+def test_each_file_knows_its_base_side() -> None:
+    files = by_path(GIT_DIFF)
+    renamed = files["nova/tests/test_renamed.py"]
+    assert renamed.removed_lines == {11}
+    assert renamed.base_hunks == (Hunk(10, 13),)
+    base = renamed.base_side
+    assert base is not None and base.path == "nova/tests/test_old.py"
+    assert base.added_lines == {11} and base.hunks == (Hunk(10, 13),) and not base.whole_file
+    gone = files["nova/tests/test_gone.py"]
+    assert gone.removed_lines == {1, 2} and gone.base_path == "nova/tests/test_gone.py"
+    assert gone.base_side is not None and gone.base_side.whole_file
+    # A new file has no base; a binary one has no text to compare.
+    assert files["nova/tests/functional/test_new.py"].base_side is None
+    assert files["nova/tests/data.bin"].base_side is None
+
+
 def test_plain_diff_without_git_headers() -> None:
     text = (
         "--- tests/test_a.py.orig\t2024-01-01 00:00:00\n"

@@ -1,8 +1,8 @@
-"""Threshold, in-code suppression and fingerprints."""
+"""Threshold and in-code suppression."""
 
 from __future__ import annotations
 
-from bot.core.review import fingerprints, is_suppressed, select
+from bot.core.review import is_suppressed, select
 from bot.model import Finding, Pos, Severity, Span
 
 
@@ -60,15 +60,3 @@ def test_select_applies_threshold_and_counts_what_it_dropped() -> None:
     chosen = select(found, texts, Severity.warning)
     assert [f.line for f in chosen.shown] == [1, 2]
     assert chosen.below_threshold == 1 and chosen.suppressed == 1
-
-
-def test_fingerprints_ignore_line_numbers_and_whitespace_but_not_code() -> None:
-    (a,) = fingerprints([finding(3, matched="f(a,  b)")])
-    (b,) = fingerprints([finding(90, matched="f(a,\n    b)")])
-    (c,) = fingerprints([finding(3, matched="f(a, c)")])
-    assert a == b and a != c
-
-
-def test_repeated_identical_code_gets_distinct_fingerprints() -> None:
-    prints = fingerprints([finding(1), finding(5), finding(9, path="tests/test_b.py")])
-    assert len(set(prints)) == 3 and prints[1].startswith(prints[0])
