@@ -188,7 +188,7 @@ def test_git_range_drops_code_that_was_moved_or_renamed(proj: Path, capsys) -> N
     moved += "        other = self.admin_api.get_servers()[0]\n"
     (proj / "nova/tests/test_renamed.py").write_text(moved)
     commit_all(proj, "move")
-    code, out, err = run(capsys, "--git", "HEAD~1..HEAD", "--format", "json")
+    _, out, err = run(capsys, "--git", "HEAD~1..HEAD", "--format", "json")
     doc = json.loads(out)
     assert [f["matched"] for f in doc["findings"]] == ["self.admin_api.get_servers()[0]"]
     assert doc["summary"]["in_base"] == 1 and doc["summary"]["baseline"] is True
