@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The benchmarks share the tests' fakes (tests/fakes/) instead of copying them.
+if str(REPO) not in sys.path:
+    sys.path.insert(1, str(REPO))
 BIN = REPO / ".venv" / "bin"
 REVIEW_BOT = BIN / "review-bot"
 AST_GREP = BIN / "ast-grep"

@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import REVIEW_BOT, progress
+from common import progress
 
 from bot.model import JobState
 from bot.service.store.sqlite import SqliteJobStore
+from tests.fakes.serve_process import ServeProcess, write_config
 
 TOKEN = "bench-stub-token"
 GOAL_P99_MS = 50.0
@@ -98,68 +95,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_config(tmp: Path) -> Path:
-    lines = [
-        f"storage: {{url: 'sqlite:///{tmp / 'bot.db'}'}}",
-        "server: {shutdown_grace_seconds: 5}",
-        "platforms: {stub: {enabled: true, dry_run: true}}",
-        "logging: {json: true}",
-    ]
-    path = tmp / "config.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-class Server:
-    """`review-bot serve` as a subprocess; its output goes to a log file in the temp dir."""
-
-    def __init__(self, config: Path, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp / "serve.log"
-        self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [str(REVIEW_BOT), "serve", "-c", str(config), "--port", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-            env={**os.environ, "REVIEW_BOT_STUB_TOKEN": TOKEN},
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("server did not become ready:\n" + self.log_path.read_text()[-4000:])
-
-    def stop(self) -> int | None:
-        """SIGTERM, then a bounded wait; None if it had to be killed."""
-        if self.proc.poll() is not None:
-            return self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-        finally:
-            self._log.close()
 
 
 # --------------------------------------------------------------------------- payloads
@@ -367,10 +302,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="webhook-load-") as tmp_name:
         tmp = Path(tmp_name)
         db = tmp / "bot.db"
-        server = Server(write_config(tmp), tmp)
+        server = ServeProcess(write_config(tmp), tmp, token=TOKEN)
         exit_code: int | None = None
         try:
-            server.wait_ready()
+            try:
+                server.wait_ready(READY_TIMEOUT_S)
+            except RuntimeError as exc:
+                raise SystemExit(str(exc)) from None
             progress(f"server ready on {server.url}")
 
             big = big_test_file(args.big_file_mb)

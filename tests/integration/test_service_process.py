@@ -7,13 +7,9 @@ real SQLite file that outlives the killed process.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +17,9 @@ import pytest
 
 from bot.model import JobState
 from bot.service.store.sqlite import SqliteJobStore
+from tests.fakes.serve_process import EXE, STUB_TOKEN, ServeProcess, write_config
 
-EXE = str(Path(sys.executable).parent / "review-bot")
-TOKEN = "stub-token-not-in-logs"
+TOKEN = STUB_TOKEN
 # Enough test code that analysis is still running when the test kills the server.
 BIG_TEST = "".join(
     f"class T{i}:\n    def test_{i}(self):\n        self.m = mock.patch('a.b').start()\n"
@@ -32,72 +28,22 @@ BIG_TEST = "".join(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def write_config(tmp_path: Path, **workers: object) -> Path:
-    lines = [
-        f"storage: {{url: 'sqlite:///{tmp_path / 'bot.db'}'}}",
-        "server: {shutdown_grace_seconds: 5}",
-        "platforms: {stub: {enabled: true, dry_run: true}}",
-        "logging: {json: true}",
-        "workers: {" + ", ".join(f"{k}: {v}" for k, v in workers.items()) + "}",
-    ]
-    path = tmp_path / "config.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-class Server:
-    def __init__(self, config: Path, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.log = (tmp_path / f"serve-{self.port}.log").open("w+")
-        self.proc = subprocess.Popen(
-            [EXE, "serve", "-c", str(config), "--port", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-            env={**os.environ, "REVIEW_BOT_STUB_TOKEN": TOKEN},
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("server did not become ready:\n" + self.output())
-
-    def post(self, body: dict) -> dict:
-        request = urllib.request.Request(
-            self.url + "/webhooks/stub",
-            data=json.dumps(body).encode(),
-            headers={"X-Stub-Token": TOKEN, "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            assert reply.status == 202
-            return json.loads(reply.read())
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+def start(config: Path, cwd: Path) -> ServeProcess:
+    server = ServeProcess(config, cwd, token=TOKEN)
+    try:
+        server.wait_ready()
+    except RuntimeError:
+        server.kill()
+        raise
+    return server
 
 
 @pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
+def servers() -> Iterator[list[ServeProcess]]:
+    started: list[ServeProcess] = []
     yield started
     for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+        server.kill()
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +65,7 @@ def job_state(db: Path, job_id: int) -> JobState | None:
 
 
 def test_sigterm_finishes_the_job_and_exits_in_grace(tmp_path: Path, servers) -> None:
-    server = Server(write_config(tmp_path), tmp_path)
+    server = start(write_config(tmp_path), tmp_path)
     servers.append(server)
     reply = server.post(
         {
@@ -149,7 +95,7 @@ def test_sigterm_finishes_the_job_and_exits_in_grace(tmp_path: Path, servers) ->
 
 def test_kill_9_mid_job_loses_nothing(tmp_path: Path, servers) -> None:
     config = write_config(tmp_path, lease_seconds=2)
-    first = Server(config, tmp_path)
+    first = start(config, tmp_path)
     servers.append(first)
     reply = first.post(
         {
@@ -165,7 +111,7 @@ def test_kill_9_mid_job_loses_nothing(tmp_path: Path, servers) -> None:
     first.proc.kill()  # SIGKILL: no cleanup, the lease stays behind
     first.proc.wait()
     assert job_state(db, reply["job_id"]) is JobState.running
-    second = Server(config, tmp_path)
+    second = start(config, tmp_path)
     servers.append(second)
     wait_for(lambda: job_state(db, reply["job_id"]) is JobState.done, timeout=120)
     store = SqliteJobStore(f"sqlite:///{db}")
@@ -222,7 +168,7 @@ def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
 
 
 def test_sigterm_during_a_long_analysis_releases_the_job_and_exits(tmp_path: Path, servers) -> None:
-    server = Server(write_config(tmp_path), tmp_path)  # grace: 5 s
+    server = start(write_config(tmp_path), tmp_path)  # grace: 5 s
     servers.append(server)
     reply = server.post(
         {

@@ -1,0 +1,110 @@
+"""`review-bot serve` as a real process, for the integration tests and the benchmarks.
+
+The stub adapter needs no platform credentials and runs in dry run; the job store is a
+SQLite file in the given directory, so it outlives a killed process. Whoever starts a
+``ServeProcess`` stops it: ``stop()`` (SIGTERM, then a bounded wait, then SIGKILL) or
+``kill()``; both are safe to call twice, so a test's finally or fixture can always call one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+EXE = str(Path(sys.executable).parent / "review-bot")
+STUB_TOKEN = "stub-token-not-in-logs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(directory: Path, **workers: object) -> Path:
+    """A config with the stub platform in dry run and the store at ``directory/bot.db``."""
+    lines = [
+        f"storage: {{url: 'sqlite:///{directory / 'bot.db'}'}}",
+        "server: {shutdown_grace_seconds: 5}",
+        "platforms: {stub: {enabled: true, dry_run: true}}",
+        "logging: {json: true}",
+    ]
+    if workers:
+        lines.append("workers: {" + ", ".join(f"{k}: {v}" for k, v in workers.items()) + "}")
+    path = directory / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class ServeProcess:
+    """One `review-bot serve`; its output goes to a log file beside the config."""
+
+    def __init__(self, config: Path, cwd: Path, *, token: str = STUB_TOKEN) -> None:
+        self.token = token
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = cwd / f"serve-{self.port}.log"
+        self._log = self.log_path.open("w+")
+        self.proc = subprocess.Popen(
+            [EXE, "serve", "-c", str(config), "--port", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**os.environ, "REVIEW_BOT_STUB_TOKEN": token},
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not become ready:\n" + self.output()[-4000:])
+
+    def post(self, body: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        """POST a stub webhook; the 202 answer's JSON."""
+        request = urllib.request.Request(
+            self.url + "/webhooks/stub",
+            data=json.dumps(body).encode(),
+            headers={"X-Stub-Token": self.token, "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            if reply.status != 202:
+                raise RuntimeError(f"webhook answered {reply.status}")
+            answer: dict[str, Any] = json.loads(reply.read())
+            return answer
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait; the exit code, or None when it had to be killed."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return None
+        self._log.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all, as a crash would leave things."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._log.close()
