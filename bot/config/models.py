@@ -284,7 +284,7 @@ class LoggingConfig(_Strict):
 class ProjectOverride(_Strict):
     """Settings for the projects whose name matches ``match``.
 
-    ``match`` is a glob (bot/globs.py semantics, ``*`` crosses ``/``). With a ``:`` it is
+    ``match`` is a glob (bot/core/globs.py semantics, ``*`` crosses ``/``). With a ``:`` it is
     matched against ``PLATFORM:PROJECT`` (``gerrit:openstack/*``), else against the
     project alone (``openstack/nova``). Only the keys written here override the
     top-level ones; ``rules.severity`` is merged into the top-level map.

@@ -4,7 +4,7 @@ ast-grep-py only matches; the CLI's rewrite step lives in Rust (ast-grep-core's
 ``replacer/template.rs`` and ``replacer/indent.rs``, ast-grep-config's ``fixer.rs``).
 This module reimplements that step so that a suggestion we post is the edit
 ``ast-grep scan --update-all`` would make. The parity tests in
-``tests/test_fix_template.py`` run the real CLI and compare.
+``tests/integration/test_fix_template.py`` run the real CLI and compare.
 
 What the CLI does, in short (all of it verified against ast-grep 0.51.0):
 

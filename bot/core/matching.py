@@ -10,7 +10,7 @@ siblings), then search only:
   on its own: a cheap `matches` pre-check, then an anchored `find` for the captures.
 
 Every node that overlaps a region is in one of the two sets, so the result equals
-a full scan filtered to nodes overlapping the regions (tests/test_matching.py).
+a full scan filtered to nodes overlapping the regions (tests/unit/test_matching.py).
 
 ast-grep-py compiles the rule config on every `find_all`/`find`/`matches` call (with
 real rules 10-600 µs a call: patterns are parsed, regexes built), so the number of

@@ -1,6 +1,6 @@
 """`rewriters` and `rewrite` transforms: our computation equals the ast-grep CLI's.
 
-ast-grep-py ignores both, so review-bot computes them (bot/rewrite.py). Each case
+ast-grep-py ignores both, so review-bot computes them (bot/core/rewrite.py). Each case
 runs the real CLI and our engine on the same rule and file and compares every
 replacement and message.
 """

@@ -1,4 +1,4 @@
-"""Region matching (bot/matching.py) equals a full scan filtered to the regions.
+"""Region matching (bot/core/matching.py) equals a full scan filtered to the regions.
 
 `match_rules` searches only the subtrees a hunk covers plus the nodes straddling a
 region boundary. The claim: for any regions, it returns exactly what matching the
@@ -156,7 +156,7 @@ language: python
 severity: hint
 message: attribute chain $A
 utils:
-  # Recursive: the pre-check in bot/matching.py cannot inline it.
+  # Recursive: the pre-check in bot/core/matching.py cannot inline it.
   chain:
     any:
       - {kind: identifier, regex: '^self$'}
