@@ -31,7 +31,7 @@ from common import progress
 
 from bot.model import JobState
 from bot.service.store.sqlite import SqliteJobStore
-from tests.fakes.serve_process import ServeProcess, write_config
+from tests.fakes.serve_process import ServeProcess, job_state, write_config
 
 TOKEN = "bench-stub-token"
 GOAL_P99_MS = 50.0
@@ -179,15 +179,6 @@ class LoadResult:
     errors: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
     big_states: Counter[str] = field(default_factory=Counter)  # sampled during the load
-
-
-def job_state(db: Path, job_id: int) -> JobState | None:
-    store = SqliteJobStore(f"sqlite:///{db}")
-    try:
-        job = store.get(job_id)
-        return None if job is None else job.state
-    finally:
-        store.close()
 
 
 async def post_one(

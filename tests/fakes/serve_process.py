@@ -19,6 +19,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bot.model import JobState
+from bot.service.store.sqlite import SqliteJobStore
+
 EXE = str(Path(sys.executable).parent / "review-bot")
 STUB_TOKEN = "stub-token-not-in-logs"
 
@@ -42,6 +45,16 @@ def write_config(directory: Path, **workers: object) -> Path:
     path = directory / "config.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def job_state(db: Path, job_id: int) -> JobState | None:
+    """A job's state, read from the store file the way `review-bot jobs` reads it."""
+    store = SqliteJobStore(f"sqlite:///{db}")
+    try:
+        job = store.get(job_id)
+        return None if job is None else job.state
+    finally:
+        store.close()
 
 
 class ServeProcess:

@@ -17,7 +17,7 @@ import pytest
 
 from bot.model import JobState
 from bot.service.store.sqlite import SqliteJobStore
-from tests.fakes.serve_process import EXE, STUB_TOKEN, ServeProcess, write_config
+from tests.fakes.serve_process import EXE, STUB_TOKEN, ServeProcess, job_state, write_config
 
 TOKEN = STUB_TOKEN
 # Enough test code that analysis is still running when the test kills the server.
@@ -53,15 +53,6 @@ def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
             return
         time.sleep(0.1)
     raise AssertionError("condition not reached in time")
-
-
-def job_state(db: Path, job_id: int) -> JobState | None:
-    store = SqliteJobStore(f"sqlite:///{db}")
-    try:
-        job = store.get(job_id)
-        return None if job is None else job.state
-    finally:
-        store.close()
 
 
 def test_sigterm_finishes_the_job_and_exits_in_grace(tmp_path: Path, servers) -> None:
