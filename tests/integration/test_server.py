@@ -475,6 +475,29 @@ async def test_with_base_contents_a_moved_finding_is_not_posted(
     assert not blind_plan.summary.baseline
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.asyncio
+async def test_a_change_whose_file_cannot_be_read_fails_at_once_naming_it(
+    store: SqliteJobStore,
+    tmp_path: Path,
+    analysis_pool: ProcessPoolExecutor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stub = StubAdapter(TOKEN)
+    diff = "--- /dev/null\n+++ b/tests/test_gone.py\n@@ -0,0 +1 @@\n+x = 1\n"
+    async with serve(
+        store, stub, with_worker=True, worker_pool=analysis_pool, tmp_path=tmp_path
+    ) as svc:
+        _, body = await svc.hook(event(diff=diff))  # the diff names a file with no contents
+        job = await wait_for_state(store, body["job_id"])
+        assert await svc.settled("review_bot_jobs_total", 1, platform="stub", outcome="failed")
+    assert job.state is JobState.failed and job.attempts == 1  # an input error: no retry
+    assert "tests/test_gone.py" in (job.last_error or "")
+    assert stub.post_calls == 0
+    # A user's input error, not a bug: no traceback from the last-resort guard.
+    assert not [r for r in caplog.records if r.exc_info]
+
+
 class _BlockingStub(StubAdapter):
     """Posts hang until released: a job still in flight at shutdown."""
 
