@@ -30,6 +30,7 @@ lint: install
 bench: install bench-precision
 	$(BIN)/python bench/hunk_vs_cli.py
 	$(BIN)/python bench/many_files_vs_cli.py
+	$(BIN)/python bench/baseline_vs_cli.py
 	$(BIN)/python bench/webhook_load.py
 
 bench-precision: install

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from bot.model import Change, ReviewPlan
-
-if TYPE_CHECKING:
-    from bot.model import Job
+from bot.model import Change, Job, ReviewPlan
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.diff import parse_diff
 from bot.core.fingerprint import marker, read_marker
 from bot.errors import DiffError, IntakeError, PermanentError, TransientError, WebhookRejected
-from bot.model import Change, ChangedFile, FileStatus, Reader, ReviewPlan
+from bot.model import Change, ChangedFile, FileStatus, Job, Reader, ReviewPlan
 from bot.platforms.base import (
     BackgroundTask,
     Headers,
@@ -31,9 +31,6 @@ from bot.platforms.base import (
     ParsedEvent,
     WebhookRoute,
 )
-
-if TYPE_CHECKING:
-    from bot.model import Job
 
 TOKEN_HEADER = "X-Stub-Token"
 _REQUIRED = ("project", "change", "revision")

@@ -44,9 +44,6 @@ def _owner(job: Job) -> str:
     return job.lease_owner
 
 
-# --- the loop ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class WorkerOptions:
     lease_seconds: float = 300.0

@@ -1,0 +1,130 @@
+"""Benchmark (c): what "new findings only" costs.
+
+A change to a 30,000-line Nova-style functional test file moves one flagged 40-line test
+method from near the top to near the bottom, and adds one new flagged method in the
+middle. `review-bot check --git A..B` reviews it with the baseline (the base side of each
+hunk analysed too, the moved method's findings dropped) and without (`--no-baseline`),
+against `ast-grep scan` of the whole new file with the same rules, all in the same run.
+
+Goal: with the baseline, ours at most 0.5x the peer's time, as for one hunk without it.
+The baseline's own cost is printed as the ratio of the two review-bot runs. The exit
+status is 1 if the baseline did not drop exactly the moved method's findings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from common import (
+    FLAGGED,
+    TestCodeGenerator,
+    ast_grep,
+    base_parser,
+    check_syntax,
+    cpu_summary,
+    progress,
+    report,
+    review_bot,
+    rule_count,
+    sgconfig_arg,
+    time_commands,
+    work_dir,
+    write,
+)
+
+GOAL = 0.5
+METHOD_LINES = 40
+PATH = "nova/tests/functional/test_servers_large.py"
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.org",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.org",
+    }
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def findings(stdout: str) -> set[tuple[str, str]]:
+    """(rule, matched code) of each finding: what the baseline compares."""
+    return {(f["rule_id"], " ".join(f["matched"].split())) for f in json.loads(stdout)["findings"]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = base_parser(__doc__ or "")
+    args = parser.parse_args(argv)
+    sgconfig = sgconfig_arg(parser, args.sgconfig)
+    total = 3_000 if args.quick else 30_000
+    rules = rule_count(sgconfig)
+
+    progress(f"generating a {total:,}-line test file; one method moves, one is new")
+    gen = TestCodeGenerator(args.seed)
+    module = gen.module(total - 2 * METHOD_LINES)
+    moved = gen.method(METHOD_LINES, flagged=0, include=FLAGGED)
+    new = gen.method(METHOD_LINES, flagged=0, include=FLAGGED)
+    starts = module.method_starts
+    top, middle, bottom = starts[1], starts[len(starts) // 2], starts[-2]
+    lines = module.lines
+    old_lines = lines[:top] + moved + lines[top:]
+    new_lines = lines[:middle] + new + lines[middle:bottom] + moved + lines[bottom:]
+    old_text = "".join(line + "\n" for line in old_lines)
+    new_text = "".join(line + "\n" for line in new_lines)
+    check_syntax(old_text, PATH)
+    check_syntax(new_text, PATH)
+
+    with work_dir(args.keep) as work:
+        repo = work / "baseline-repo"
+        repo.mkdir(exist_ok=True)
+        git(repo, "init", "-q")
+        write(repo / PATH, old_text)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "base")
+        write(repo / PATH, new_text)
+        git(repo, "commit", "-qam", "move one test, add one")
+
+        with_base = review_bot("--git", "HEAD~1..HEAD", "--root", repo, sgconfig=sgconfig)
+        without = review_bot(
+            "--git", "HEAD~1..HEAD", "--root", repo, "--no-baseline", sgconfig=sgconfig
+        )
+        without = type(without)("review-bot --no-baseline", without.argv, without.cwd)
+        peer = ast_grep(PATH, sgconfig=sgconfig, cwd=repo)
+        ours_t, off_t, peer_t = time_commands([with_base, without, peer], args.repeat, args.budget)
+
+    title = (
+        f"baseline_vs_cli: {total:,}-line file, one {METHOD_LINES}-line method moved and one "
+        f"added, {rules} rules, {cpu_summary()}"
+    )
+    if args.quick:
+        title += " [--quick: too small for the goal to mean anything]"
+    report(title, ours_t, peer_t, GOAL)
+    print(
+        f"  baseline cost: {ours_t.median / off_t.median:.2f}x review-bot --no-baseline "
+        f"({ours_t.median:.3f}s against {off_t.median:.3f}s, median wall)"
+    )
+    kept, all_found = findings(ours_t.stdout), findings(off_t.stdout)
+    dropped = all_found - kept
+    progress(f"findings: {len(all_found)} without the baseline, {len(kept)} with it")
+    # The moved method and the new one hold the same kinds of statement but other names and
+    # literals, so what is dropped must be exactly what the moved method already had.
+    moved_code = " ".join("\n".join(moved).split())
+    new_code = " ".join("\n".join(new).split())
+    wrong = [f for f in dropped if f[1] not in moved_code]
+    lost = [f for f in kept if f[1] not in new_code]  # kept, yet not from the new method
+    ok = bool(dropped) and bool(kept) and not wrong and not lost and kept <= all_found
+    print(
+        f"  findings: {len(all_found)} without the baseline, {len(kept)} with it; "
+        f"{len(dropped)} dropped, all from the moved method: {'yes' if ok else 'NO'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
