@@ -342,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                 store.close()
         finally:
             exit_code = server.stop()
+            server.reap()
             if exit_code != 0:  # the log dies with the temp dir: show why it did not exit
                 tail = server.log_path.read_text().splitlines()[-5:]
                 progress("server log tail:\n" + "\n".join(tail))

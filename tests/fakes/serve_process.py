@@ -3,11 +3,14 @@
 The stub adapter needs no platform credentials and runs in dry run; the job store is a
 SQLite file in the given directory, so it outlives a killed process. Whoever starts a
 ``ServeProcess`` stops it: ``stop()`` (SIGTERM, then a bounded wait, then SIGKILL) or
-``kill()``; both are safe to call twice, so a test's finally or fixture can always call one.
+``kill()``, and then ``reap()``; each is safe to call twice, so a fixture can always call
+them. The server runs in a process group of its own, so that ``reap()`` can end what a
+``kill -9`` of the server leaves behind (its analysis pool children, see issue 11).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -72,6 +75,7 @@ class ServeProcess:
             stderr=subprocess.STDOUT,
             cwd=cwd,
             env={**os.environ, "REVIEW_BOT_STUB_TOKEN": token},
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -116,8 +120,13 @@ class ServeProcess:
         return self.proc.returncode
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup at all, as a crash would leave things."""
+        """SIGKILL the server alone: no cleanup at all, as a crash would leave things."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self._log.close()
+
+    def reap(self) -> None:
+        """SIGKILL whatever is left of the server's process group: the test is over."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)

@@ -44,6 +44,7 @@ def servers() -> Iterator[list[ServeProcess]]:
     yield started
     for server in started:
         server.kill()
+        server.reap()
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
