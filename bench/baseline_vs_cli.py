@@ -19,6 +19,7 @@ that now stores the started compute) is kept, because it is new.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -102,10 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         git(repo, "commit", "-qam", "move one test, add one")
 
         with_base = review_bot("--git", "HEAD~1..HEAD", "--root", repo, sgconfig=sgconfig)
-        without = review_bot(
-            "--git", "HEAD~1..HEAD", "--root", repo, "--no-baseline", sgconfig=sgconfig
+        without = dataclasses.replace(
+            review_bot("--git", "HEAD~1..HEAD", "--root", repo, "--no-baseline", sgconfig=sgconfig),
+            label="review-bot --no-baseline",
         )
-        without = type(without)("review-bot --no-baseline", without.argv, without.cwd)
         peer = ast_grep(PATH, sgconfig=sgconfig, cwd=repo)
         ours_t, off_t, peer_t = time_commands([with_base, without, peer], args.repeat, args.budget)
 

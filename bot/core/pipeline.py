@@ -10,7 +10,6 @@ from bot.core.compiled import CompiledRule
 from bot.core.engine import analyze_files
 from bot.core.options import CheckOptions
 from bot.core.plan import plan
-from bot.core.review import select
 from bot.core.sources import decode_source
 from bot.model import (
     ChangedFile,
@@ -47,8 +46,9 @@ def run_check(
     texts = {s.path: s.text for s in head}
     base: list[Finding] | None = None
     if options.baseline and snap.base is not None:
-        # Only rules that have something to post can be silenced by the base side.
-        wanted = frozenset(f.rule_id for f in select(findings, texts, options.min_severity).shown)
+        # Only rules at the threshold can have something to post, so only they can be
+        # silenced by the base side (suppressions are left to plan(): a superset is enough).
+        wanted = frozenset(f.rule_id for f in findings if f.severity >= options.min_severity)
         base = []
         if wanted:
             sides = [b for f in snap.files if (b := f.base_side) and b.path in snap.base]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.config.models import Config
 from bot.core.compiled import CompiledRule
+from bot.core.options import CheckOptions
 from bot.core.pipeline import run_check
 from bot.model import ReviewPlan, Snapshot
 from bot.rules.ruleset import configured_rules
@@ -15,8 +16,9 @@ from bot.rules.ruleset import configured_rules
 _child_rules: dict[str, list[CompiledRule]] = {}
 
 
-def plan_in_child(snap: Snapshot, config: Config, cwd: str) -> ReviewPlan:
-    """The review plan of a snapshot, in a pool process.
+def plan_in_child(snap: Snapshot, config: Config, options: CheckOptions, cwd: str) -> ReviewPlan:
+    """The review plan of a snapshot, in a pool process; ``options`` are the ones the
+    snapshot was taken with, so selection and analysis never disagree.
 
     Compiled rules are cached per rules section, so a project override with other packs
     does not recompile the default ones.
@@ -26,7 +28,7 @@ def plan_in_child(snap: Snapshot, config: Config, cwd: str) -> ReviewPlan:
     if rules is None:
         rules = _child_rules[cache_key] = configured_rules(config, Path(cwd))
     # jobs=1: no pool inside the pool.
-    return run_check(snap, rules, config.check_options(), jobs=1).plan
+    return run_check(snap, rules, options, jobs=1).plan
 
 
 def default_analysis_executor(processes: int) -> ProcessPoolExecutor:

@@ -288,7 +288,7 @@ class Worker:
         snap = await asyncio.to_thread(snapshot, change, options)  # readers may block
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(
-            self._analysis_executor(), plan_in_child, snap, config, self._cwd
+            self._analysis_executor(), plan_in_child, snap, config, options, self._cwd
         )
         for comment in plan.comments:
             self.metrics.findings.labels(comment.rule_id).inc()
