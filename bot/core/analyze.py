@@ -8,7 +8,7 @@ from ast_grep_py import SgNode, SgRoot
 
 from bot.core.compiled import LANGUAGE_EXTENSIONS, CompiledRule
 from bot.core.fix_template import Transformed, interpolate_message, render_fix
-from bot.core.imports import REQUIRES_IMPORT, import_edit
+from bot.core.imports import REQUIRES_IMPORT, import_edit, uses_package
 from bot.core.matching import ConfigMatcher, match_rules, regions_from_lines
 from bot.core.rewrite import RewriteContext
 from bot.core.suggestion import build_fix
@@ -103,9 +103,10 @@ class Analyzer:
         if rule.fix is not None:
             edits = [render_fix(node, rule.fix, source.text, values)]
             statement = rule.metadata.get(REQUIRES_IMPORT)
-            if statement:
-                added = import_edit(root, source.text, source.path, statement)
-                edits += [added] if added is not None else []
+            if statement and not uses_package(root, source.text, source.path, statement):
+                edits = []  # the edit alone would not run; the comment stands without it
+            elif statement and (added := import_edit(root, source.text, source.path, statement)):
+                edits.append(added)
             fix = build_fix(source.text, edits, span.lines)
         return Finding(
             rule_id=rule.id,

@@ -1,7 +1,8 @@
 """The second edit of a fix that needs an import the file lacks.
 
 A rule asks for one with `metadata: {requires-import: "<import statement>"}` (the
-ast-grep CLI ignores metadata, so its own fix is the literal edit alone). The import
+ast-grep CLI ignores metadata, so its own fix is the literal edit alone). Only a
+package the file already imports from is used: otherwise the finding gets no fix. The import
 goes where hacking's checks expect it: into the third-party group (neither stdlib nor
 the project's own package), in alphabetical order (H306). Pure: data in, data out.
 """
@@ -79,6 +80,14 @@ def _top_level_imports(root: SgNode, text: str, project: str) -> list[_Import]:
         start, end = _line_bounds(text, rng.start.index, rng.end.index)
         found.append(_Import(key, _group(key, project), bound, start, end))
     return found
+
+
+def uses_package(root: SgNode, text: str, path: str, statement: str) -> bool:
+    """Whether the file already imports from the top-level package of ``statement``. A
+    review suggests the project's idioms: it never brings in a library of its own."""
+    top = parse_import(statement)[0].split(".")[0]
+    project = path.replace("\\", "/").split("/")[0]
+    return any(imp.key.split(".")[0] == top for imp in _top_level_imports(root, text, project))
 
 
 def import_edit(root: SgNode, text: str, path: str, statement: str) -> Edit | None:

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from bot.model import FilterMode, Severity
 
-DEFAULT_TEST_GLOBS = ("**/test_*.py", "**/*_test.py", "**/tests/**/*.py", "**/conftest.py")
+# The same set as the rules' `files:` (a test keeps them in step).
+DEFAULT_TEST_GLOBS = (
+    "**/test_*.py",
+    "**/*_test.py",
+    "**/tests/**/*.py",
+    "**/test/**/*.py",
+    "**/testing/**/*.py",
+    "**/conftest.py",
+)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ def build_fix(text: str, edits: Sequence[Edit], finding_lines: range) -> Fix | N
     for platforms that take several edits, but not in the line suggestion. A
     multi-line fix that would mix tabs and spaces is dropped entirely.
     """
+    # A rule whose rewriters all declined leaves the text as it was: that is no fix.
+    edits = [e for e in edits if text[e.start : e.end] != e.replacement]
     if not edits:
         return None
     index = SourceText("", text)

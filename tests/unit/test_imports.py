@@ -60,22 +60,42 @@ def test_crlf_file_keeps_crlf() -> None:
     assert apply("import fixtures\r\nx = 1\r\n") == f"import fixtures\r\n{UUIDS}\r\nx = 1\r\n"
 
 
-def test_hardcoded_uuid_fix_carries_the_import_as_a_second_edit() -> None:
+def _hardcoded_uuid(text: str):
     sgconfig = Path(__file__).resolve().parents[2] / "sgconfig.yml"
     rule = next(r for r in load_project(sgconfig) if r.id == "hardcoded-uuid")
+    change = ChangedFile(PATH, FileStatus.added, whole_file=True)
+    (finding,) = Analyzer([rule]).analyze(SourceFile(change, text), FilterMode.added)
+    return finding
+
+
+def test_hardcoded_uuid_fix_carries_the_import_as_a_second_edit() -> None:
+    text = (
+        "import fixtures\nfrom oslo_utils import timeutils\n\nfrom nova import test\n\n\n"
+        "class T(test.TestCase):\n"
+        "    def test_a(self):\n"
+        "        image_uuid = '5a7b9c1d-3e4f-4a5b-8c6d-7e8f9a0b1c2d'\n"
+        "        self.boot(image_uuid)\n"
+    )
+    finding = _hardcoded_uuid(text)
+    assert finding.fix is not None
+    literal, added = finding.fix.edits
+    assert literal.replacement == "uuids.image"
+    # Sorted before oslo_utils.timeutils, in the third-party group (H306).
+    assert added.replacement == UUIDS + "\n" and added.span.start.offset == len("import fixtures\n")
+    assert (added.span.start.line, added.span.start.column) == (2, 0)
+    # The suggestion block covers the finding's line only; the import stays an edit.
+    assert finding.fix.suggestion is not None
+    assert finding.fix.suggestion.text == "        image_uuid = uuids.image"
+
+
+def test_no_fix_that_would_bring_in_a_library_the_file_does_not_use() -> None:
     text = (
         "import fixtures\n\nfrom nova import test\n\n\nclass T(test.TestCase):\n"
         "    def test_a(self):\n"
         "        image_uuid = '5a7b9c1d-3e4f-4a5b-8c6d-7e8f9a0b1c2d'\n"
         "        self.boot(image_uuid)\n"
     )
-    change = ChangedFile(PATH, FileStatus.added, whole_file=True)
-    (finding,) = Analyzer([rule]).analyze(SourceFile(change, text), FilterMode.added)
-    assert finding.fix is not None
-    literal, added = finding.fix.edits
-    assert literal.replacement == "uuids.image"
-    assert added.replacement == UUIDS + "\n" and added.span.start.offset == len("import fixtures\n")
-    assert (added.span.start.line, added.span.start.column) == (2, 0)
-    # The suggestion block covers the finding's line only; the import stays an edit.
-    assert finding.fix.suggestion is not None
-    assert finding.fix.suggestion.text == "        image_uuid = uuids.image"
+    finding = _hardcoded_uuid(text)
+    # The comment stands (Nova names ids with uuidsentinel), without an edit.
+    assert "uuids.image" in finding.message
+    assert finding.fix is None

@@ -1,0 +1,156 @@
+"""Precision and recall of the default review on real commits of projects the rules
+were not written for.
+
+Each ``projects/<name>.yaml`` lists commit ids of one project, the judgement of every
+comment the bot makes on them (``labels``) and the concerns it missed (``missed``).
+The project's code is not stored here: the git directory comes from the environment
+variable the file names (e.g. ``NEUTRON_GIT=/path/to/neutron/.git``). A project whose
+variable is unset is reported as skipped.
+
+For each commit the bot reviews ``C~1..C`` exactly as ``review-bot check --git`` does,
+at ``hint``, and the threshold is applied here, so one run gives both figures.
+
+Verdicts are ``yes`` (a core reviewer of that project would agree), ``maybe`` and
+``no``. Precision counts ``yes`` as right and the others as wrong; recall is right
+comments over right comments plus misses. Exit 1 when a comment has no label, so a
+rule change cannot slip past the judgement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+SEVERITIES = ("hint", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Seen:
+    commit: str
+    path: str
+    line: int
+    rule: str
+    severity: str
+    message: str
+
+
+def review(git_dir: str, commit: str) -> list[Seen]:
+    exe = Path(sys.executable).parent / "review-bot"
+    done = subprocess.run(
+        [
+            str(exe),
+            "check",
+            "--root",
+            git_dir,
+            "--git",
+            f"{commit}~1..{commit}",
+            "--format",
+            "json",
+            "--min-severity",
+            "hint",
+            "--fail-on",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"review-bot failed on {commit}:\n{done.stderr}")
+    return [
+        Seen(
+            commit,
+            f["path"],
+            f["range"]["start"]["line"],
+            f["rule_id"],
+            f["severity"],
+            f["message"],
+        )
+        for f in json.loads(done.stdout)["findings"]
+    ]
+
+
+def at_least(severity: str, threshold: str) -> bool:
+    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def label_key(label: dict) -> tuple[str, str, int, str]:
+    return (str(label["commit"]), label["path"], int(label["line"]), label["rule"])
+
+
+def score(name: str, spec: dict, seen: list[Seen], threshold: str, verbose: bool) -> bool:
+    labels = {label_key(lab): lab for lab in spec.get("labels") or []}
+    posted = [s for s in seen if at_least(s.severity, threshold)]
+    verdicts: Counter[str] = Counter()
+    per_rule: dict[str, Counter[str]] = defaultdict(Counter)
+    unjudged = []
+    for s in posted:
+        lab = labels.get((s.commit, s.path, s.line, s.rule))
+        verdict = lab["verdict"] if lab else "unjudged"
+        if not lab:
+            unjudged.append(s)
+        verdicts[verdict] += 1
+        per_rule[s.rule][verdict] += 1
+        if verbose:
+            reason = lab.get("reason", "") if lab else ""
+            print(f"    {verdict:8} {s.commit[:10]} {s.path}:{s.line} {s.rule}  {reason}")
+    missed = [m for m in spec.get("missed") or []]
+    right = verdicts["yes"]
+    precision = right / len(posted) if posted else 1.0
+    recall = right / (right + len(missed)) if right + len(missed) else 1.0
+    print(
+        f"  at {threshold}: posted {len(posted)}, yes {right}, maybe {verdicts['maybe']}, "
+        f"no {verdicts['no']}, unjudged {verdicts['unjudged']}; "
+        f"precision {precision:.2f}, recall {recall:.2f} ({right}/{right + len(missed)})"
+    )
+    for rule, c in sorted(per_rule.items()):
+        total = sum(c.values())
+        print(
+            f"    {rule:32} posted {total:3}  precision {c['yes'] / total:.2f}"
+            f"  (yes {c['yes']}, maybe {c['maybe']}, no {c['no']})"
+        )
+    for s in unjudged:
+        print(f"    UNJUDGED {s.commit} {s.path}:{s.line} {s.rule} [{s.severity}] {s.message}")
+    return not unjudged
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("projects", nargs="*", help="project files (default: projects/*.yaml)")
+    parser.add_argument("--threshold", default="warning", choices=SEVERITIES)
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every comment")
+    parser.add_argument("--dump", type=Path, help="write every finding at hint as YAML")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    files = [Path(p) for p in args.projects] or sorted((HERE / "projects").glob("*.yaml"))
+    ok, dumped = True, []
+    for path in files:
+        spec = yaml.safe_load(path.read_text())
+        git_dir = os.environ.get(spec["env"])
+        print(f"{spec['project']}: {len(spec['commits'])} commits")
+        if not git_dir:
+            print(f"  skipped: set {spec['env']} to the project's git directory")
+            continue
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = pool.map(review, [git_dir] * len(spec["commits"]), map(str, spec["commits"]))
+            seen = [s for run in runs for s in run]
+        ok &= score(spec["project"], spec, seen, args.threshold, args.verbose)
+        score(spec["project"], spec, seen, "hint", args.verbose)
+        dumped += [{"project": spec["project"], **s.__dict__} for s in seen]
+    if args.dump:
+        args.dump.write_text(yaml.safe_dump(dumped, sort_keys=False, width=200))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
