@@ -287,6 +287,7 @@ class PlanSummary:
     below_threshold: int = 0
     suppressed: int = 0
     in_base: int = 0  # findings the base side already had (moved, re-indented, renamed code)
+    established: int = 0  # findings that follow what unchanged lines of the file already do
     baseline: bool = False  # whether the base side was compared at all
 
 

@@ -2,7 +2,8 @@
 were not written for.
 
 Each ``projects/<name>.yaml`` lists commit ids of one project, the judgement of every
-comment the bot makes on them (``labels``) and the concerns it missed (``missed``).
+comment the bot makes on them (``labels``), and every instance of the rules' concerns
+that a reader of those commits found (``concerns``), whether the bot finds it or not.
 The project's code is not stored here: the git directory comes from the environment
 variable the file names (e.g. ``NEUTRON_GIT=/path/to/neutron/.git``). A project whose
 variable is unset is reported as skipped.
@@ -11,8 +12,9 @@ For each commit the bot reviews ``C~1..C`` exactly as ``review-bot check --git``
 at ``hint``, and the threshold is applied here, so one run gives both figures.
 
 Verdicts are ``yes`` (a core reviewer of that project would agree), ``maybe`` and
-``no``. Precision counts ``yes`` as right and the others as wrong; recall is right
-comments over right comments plus misses. Exit 1 when a comment has no label, so a
+``no``. Precision counts ``yes`` as right and the others as wrong. Recall is the share
+of known instances (the concerns, plus any comment judged ``yes``) that a ``yes``
+comment at the threshold covers. Exit 1 when a comment has no label, so a
 rule change cannot slip past the judgement.
 """
 
@@ -88,6 +90,11 @@ def label_key(label: dict) -> tuple[str, str, int, str]:
     return (str(label["commit"]), label["path"], int(label["line"]), label["rule"])
 
 
+def _verdict(labels: dict, s: Seen) -> str:
+    lab = labels.get((s.commit, s.path, s.line, s.rule))
+    return lab["verdict"] if lab else "unjudged"
+
+
 def score(name: str, spec: dict, seen: list[Seen], threshold: str, verbose: bool) -> bool:
     labels = {label_key(lab): lab for lab in spec.get("labels") or []}
     posted = [s for s in seen if at_least(s.severity, threshold)]
@@ -104,14 +111,17 @@ def score(name: str, spec: dict, seen: list[Seen], threshold: str, verbose: bool
         if verbose:
             reason = lab.get("reason", "") if lab else ""
             print(f"    {verdict:8} {s.commit[:10]} {s.path}:{s.line} {s.rule}  {reason}")
-    missed = [m for m in spec.get("missed") or []]
+    right_at = {(s.commit, s.path, s.line) for s in posted if _verdict(labels, s) == "yes"}
+    known = right_at | {
+        (str(c["commit"]), c["path"], int(c["line"])) for c in spec.get("concerns") or []
+    }
     right = verdicts["yes"]
-    precision = right / len(posted) if posted else 1.0
-    recall = right / (right + len(missed)) if right + len(missed) else 1.0
+    shown = f"{right / len(posted):.2f}" if posted else "n/a"
+    recall = f"{len(right_at) / len(known):.2f}" if known else "n/a"
     print(
         f"  at {threshold}: posted {len(posted)}, yes {right}, maybe {verdicts['maybe']}, "
         f"no {verdicts['no']}, unjudged {verdicts['unjudged']}; "
-        f"precision {precision:.2f}, recall {recall:.2f} ({right}/{right + len(missed)})"
+        f"precision {shown}, recall {recall} ({len(right_at)}/{len(known)} known instances)"
     )
     for rule, c in sorted(per_rule.items()):
         total = sum(c.values())

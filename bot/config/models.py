@@ -94,6 +94,9 @@ class ReviewConfig(_Strict):
     # Post only what the change introduced: a finding the base side of the change already
     # has (moved, re-indented or renamed code) is dropped. Needs the base contents.
     new_findings_only: bool = True
+    # Follow the file's practice: a finding on an added line is not posted when its rule
+    # already matches at least this many unchanged lines of the same file. 0 turns it off.
+    idiom_threshold: Annotated[int, Field(ge=0)] = 2
 
 
 class LimitsConfig(_Strict):
@@ -343,6 +346,7 @@ class Config(_Strict):
             filter_mode=self.review.filter_mode,
             min_severity=self.min_severity,
             baseline=self.review.new_findings_only,
+            idiom_threshold=self.review.idiom_threshold,
         )
 
     def is_dry_run(self, platform: str) -> bool:

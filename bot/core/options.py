@@ -29,3 +29,6 @@ class CheckOptions:
     min_severity: Severity = Severity.warning
     # New findings only: drop a finding the base side of the change already has.
     baseline: bool = True
+    # Idiom damping: a finding on an added line is not posted when its rule already
+    # matches this many unchanged lines of the same file (0: off). See core/idiom.py.
+    idiom_threshold: int = 2

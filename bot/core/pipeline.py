@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from bot.core.compiled import CompiledRule
 from bot.core.engine import analyze_files
+from bot.core.idiom import established
 from bot.core.options import CheckOptions
 from bot.core.plan import plan
 from bot.core.sources import decode_source
 from bot.model import (
     ChangedFile,
     FileStatus,
+    FilterMode,
     Finding,
     ReviewPlan,
     SkippedFile,
@@ -44,6 +46,7 @@ def run_check(
     )
     findings, failed = analyze_files(head, rules, options.filter_mode, jobs=jobs, progress=progress)
     texts = {s.path: s.text for s in head}
+    damped = _established(head, findings, rules, options, jobs)
     base: list[Finding] | None = None
     if options.baseline and snap.base is not None:
         # Only rules at the threshold can have something to post, so only they can be
@@ -63,8 +66,33 @@ def run_check(
         base=base,
         skipped=[*snap.skipped, *skipped, *failed],
         analysed_files=len(head) - len(failed),
+        established=damped,
     )
     return CheckResult(review, texts)
+
+
+def _established(
+    head: Sequence[SourceFile],
+    findings: Sequence[Finding],
+    rules: Sequence[CompiledRule],
+    options: CheckOptions,
+    jobs: int | None,
+) -> frozenset[Finding]:
+    """Findings that follow the file's practice. Only rules with something to post, and
+    only files that have unchanged lines, are run again over the whole file."""
+    if options.idiom_threshold <= 0:
+        return frozenset()
+    candidates = [f for f in findings if f.severity >= options.min_severity]
+    paths = {f.path for f in candidates}
+    files = [s for s in head if s.path in paths and not s.change.whole_file]
+    if not files:
+        return frozenset()
+    wanted = frozenset(f.rule_id for f in candidates)
+    context, _ = analyze_files(files, rules, FilterMode.nofilter, jobs=jobs, rule_ids=wanted)
+    changes = {s.path: s.change for s in files}
+    return established(
+        candidates, context, changes, {s.path: s.text for s in files}, options.idiom_threshold
+    )
 
 
 def _decoded(

@@ -26,15 +26,18 @@ def plan(
     base: Sequence[Finding] | None = None,
     skipped: Sequence[SkippedFile] = (),
     analysed_files: int = 0,
+    established: frozenset[Finding] = frozenset(),
 ) -> ReviewPlan:
     """``head``: every finding on the new side; ``texts``: the new text of each file (for
     suppression comments); ``base``: the findings of the base side of the change, or None
-    when the base is not at hand (then nothing is dropped as old)."""
+    when the base is not at hand (then nothing is dropped as old); ``established``: the
+    head findings that follow the file's existing practice (core/idiom.py), not posted."""
     # Fingerprints over all head findings, so a threshold or a suppression elsewhere in
     # the file never shifts the occurrence numbers of the findings that are posted.
     identity = dict(zip(head, fingerprints(head), strict=True))
     chosen = select(head, texts, min_severity)
-    shown = chosen.shown
+    shown = [f for f in chosen.shown if f not in established]
+    damped = len(chosen.shown) - len(shown)
     in_base = 0
     if base is not None:
         old = {baseline_key(f) for f in base}
@@ -48,6 +51,7 @@ def plan(
         below_threshold=chosen.below_threshold,
         suppressed=chosen.suppressed,
         in_base=in_base,
+        established=damped,
         baseline=base is not None,
     )
     return ReviewPlan(comments, summary)

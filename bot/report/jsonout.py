@@ -21,7 +21,8 @@
       "problems": [{"path": "...", "message": "...", "level": "warning",
                     "reason": "too_large"}],  # binary|not_utf8|over_max_files|analysis_failed
       "summary": {"analysed_files": 3, "below_threshold": 2, "suppressed": 0,
-                  "in_base": 1, "baseline": true, "by_rule": {...}, "by_severity": {...}}
+                  "in_base": 1, "established": 0, "baseline": true,
+                  "by_rule": {...}, "by_severity": {...}}
     }
 
 Each finding also carries its "fingerprint" (core/fingerprint.py): its identity across
@@ -58,6 +59,7 @@ def render(report: Report) -> str:
             "below_threshold": summary.below_threshold,
             "suppressed": summary.suppressed,
             "in_base": summary.in_base,
+            "established": summary.established,
             "baseline": summary.baseline,
             "by_rule": report.plan.by_rule(),
             "by_severity": {s.name: n for s, n in report.plan.by_severity().items()},

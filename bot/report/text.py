@@ -105,6 +105,9 @@ def _summary(report: Report) -> str:
         text += f"; {_count(skipped, 'file')} could not be analysed"
     if report.plan.summary.in_base:
         text += f"; {report.plan.summary.in_base} already in the base, not shown"
+    if report.plan.summary.established:
+        n = report.plan.summary.established
+        text += f"; {n} following the file's existing practice, not shown"
     return text
 
 

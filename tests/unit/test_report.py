@@ -234,6 +234,7 @@ def test_json_carries_every_field_with_one_based_character_columns(report: Repor
         "below_threshold": 0,
         "suppressed": 0,
         "in_base": 0,
+        "established": 0,
         "baseline": False,
         "by_rule": {"no-network": 1, "no-sleep": 1, "vague-assert": 1},
         "by_severity": {"error": 1, "warning": 1, "hint": 1},
