@@ -73,4 +73,3 @@ def established(
         ):
             damped.add(f)
     return frozenset(damped)
-
