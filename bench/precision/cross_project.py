@@ -21,9 +21,7 @@ rule change cannot slip past the judgement.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from checkjson import check_json
 
 HERE = Path(__file__).resolve().parent
 SEVERITIES = ("hint", "info", "warning", "error")
@@ -47,28 +46,7 @@ class Seen:
 
 
 def review(git_dir: str, commit: str) -> list[Seen]:
-    exe = Path(sys.executable).parent / "review-bot"
-    done = subprocess.run(
-        [
-            str(exe),
-            "check",
-            "--root",
-            git_dir,
-            "--git",
-            f"{commit}~1..{commit}",
-            "--format",
-            "json",
-            "--min-severity",
-            "hint",
-            "--fail-on",
-            "off",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"review-bot failed on {commit}:\n{done.stderr}")
+    report = check_json("--root", git_dir, "--git", f"{commit}~1..{commit}")
     return [
         Seen(
             commit,
@@ -78,7 +56,7 @@ def review(git_dir: str, commit: str) -> list[Seen]:
             f["severity"],
             f["message"],
         )
-        for f in json.loads(done.stdout)["findings"]
+        for f in report["findings"]
     ]
 
 

@@ -9,43 +9,18 @@ precision; misses are listed too. Exit 1 when something posted is not expected.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from checkjson import check_json
 
 HERE = Path(__file__).resolve().parent
 
 
 def posted(case_dir: Path, diff: Path, threshold: str) -> set[tuple[str, int, str]]:
-    exe = Path(sys.executable).parent / "review-bot"
-    done = subprocess.run(
-        [
-            str(exe),
-            "check",
-            "--root",
-            str(case_dir),
-            "--diff",
-            str(diff),
-            "--format",
-            "json",
-            "--min-severity",
-            threshold,
-            "--fail-on",
-            "off",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"review-bot failed on {diff}:\n{done.stderr}")
-    return {
-        (f["path"], f["range"]["start"]["line"], f["rule_id"])
-        for f in json.loads(done.stdout)["findings"]
-    }
+    report = check_json("--root", case_dir, "--diff", diff, threshold=threshold)
+    return {(f["path"], f["range"]["start"]["line"], f["rule_id"]) for f in report["findings"]}
 
 
 def main() -> int:
