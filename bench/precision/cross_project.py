@@ -68,27 +68,28 @@ def label_key(label: dict) -> tuple[str, str, int, str]:
     return (str(label["commit"]), label["path"], int(label["line"]), label["rule"])
 
 
+def _key(s: Seen) -> tuple[str, str, int, str]:
+    return (s.commit, s.path, s.line, s.rule)
+
+
 def _verdict(labels: dict, s: Seen) -> str:
-    lab = labels.get((s.commit, s.path, s.line, s.rule))
+    lab = labels.get(_key(s))
     return lab["verdict"] if lab else "unjudged"
 
 
-def score(name: str, spec: dict, seen: list[Seen], threshold: str, verbose: bool) -> bool:
+def score(spec: dict, seen: list[Seen], threshold: str, verbose: bool) -> bool:
     labels = {label_key(lab): lab for lab in spec.get("labels") or []}
     posted = [s for s in seen if at_least(s.severity, threshold)]
     verdicts: Counter[str] = Counter()
     per_rule: dict[str, Counter[str]] = defaultdict(Counter)
-    unjudged = []
     for s in posted:
-        lab = labels.get((s.commit, s.path, s.line, s.rule))
-        verdict = lab["verdict"] if lab else "unjudged"
-        if not lab:
-            unjudged.append(s)
+        verdict = _verdict(labels, s)
         verdicts[verdict] += 1
         per_rule[s.rule][verdict] += 1
         if verbose:
-            reason = lab.get("reason", "") if lab else ""
+            reason = labels.get(_key(s), {}).get("reason", "")
             print(f"    {verdict:8} {s.commit[:10]} {s.path}:{s.line} {s.rule}  {reason}")
+    unjudged = [s for s in posted if _verdict(labels, s) == "unjudged"]
     right_at = {(s.commit, s.path, s.line) for s in posted if _verdict(labels, s) == "yes"}
     known = right_at | {
         (str(c["commit"]), c["path"], int(c["line"])) for c in spec.get("concerns") or []
@@ -132,8 +133,8 @@ def main() -> int:
         with ThreadPoolExecutor(args.jobs) as pool:
             runs = pool.map(review, [git_dir] * len(spec["commits"]), map(str, spec["commits"]))
             seen = [s for run in runs for s in run]
-        ok &= score(spec["project"], spec, seen, args.threshold, args.verbose)
-        score(spec["project"], spec, seen, "hint", args.verbose)
+        ok &= score(spec, seen, args.threshold, args.verbose)
+        score(spec, seen, "hint", args.verbose)
         dumped += [{"project": spec["project"], **s.__dict__} for s in seen]
     if args.dump:
         args.dump.write_text(yaml.safe_dump(dumped, sort_keys=False, width=200))

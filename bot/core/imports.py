@@ -67,7 +67,13 @@ def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return line_start, len(text) if line_end == -1 else line_end + 1
 
 
-def _top_level_imports(root: SgNode, text: str, project: str) -> list[_Import]:
+def _project_of(path: str) -> str:
+    """The project's own package: the first directory of the repository path."""
+    return path.replace("\\", "/").split("/")[0]
+
+
+def _top_level_imports(root: SgNode, text: str, path: str) -> list[_Import]:
+    project = _project_of(path)
     found = []
     for child in root.children():
         if child.kind() not in _IMPORT_KINDS:
@@ -86,15 +92,14 @@ def uses_package(root: SgNode, text: str, path: str, statement: str) -> bool:
     """Whether the file already imports from the top-level package of ``statement``. A
     review suggests the project's idioms: it never brings in a library of its own."""
     top = parse_import(statement)[0].split(".")[0]
-    project = path.replace("\\", "/").split("/")[0]
-    return any(imp.key.split(".")[0] == top for imp in _top_level_imports(root, text, project))
+    return any(imp.key.split(".")[0] == top for imp in _top_level_imports(root, text, path))
 
 
 def import_edit(root: SgNode, text: str, path: str, statement: str) -> Edit | None:
     """An edit adding ``statement``, or None when the file already binds its names."""
     key, bound = parse_import(statement)
-    project = path.replace("\\", "/").split("/")[0]
-    imports = _top_level_imports(root, text, project)
+    project = _project_of(path)
+    imports = _top_level_imports(root, text, path)
     if any(bound & imp.bound for imp in imports):
         return None
     newline = "\r\n" if "\r\n" in text else "\n"

@@ -3,7 +3,7 @@ is what the bot would post, because the CLI and the service both call ``run_chec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.compiled import CompiledRule
@@ -46,7 +46,7 @@ def run_check(
     )
     findings, failed = analyze_files(head, rules, options.filter_mode, jobs=jobs, progress=progress)
     texts = {s.path: s.text for s in head}
-    damped = _established(head, findings, rules, options, jobs)
+    damped = _established(head, texts, findings, rules, options, jobs)
     base: list[Finding] | None = None
     if options.baseline and snap.base is not None:
         # Only rules at the threshold can have something to post, so only they can be
@@ -73,6 +73,7 @@ def run_check(
 
 def _established(
     head: Sequence[SourceFile],
+    texts: Mapping[str, str],
     findings: Sequence[Finding],
     rules: Sequence[CompiledRule],
     options: CheckOptions,
@@ -87,12 +88,13 @@ def _established(
     files = [s for s in head if s.path in paths and not s.change.whole_file]
     if not files:
         return frozenset()
-    wanted = frozenset(f.rule_id for f in candidates)
-    context, _ = analyze_files(files, rules, FilterMode.nofilter, jobs=jobs, rule_ids=wanted)
+    if options.filter_mode in (FilterMode.file, FilterMode.nofilter):
+        context = list(findings)  # the first run already matched the whole files
+    else:
+        wanted = frozenset(f.rule_id for f in candidates)
+        context, _ = analyze_files(files, rules, FilterMode.nofilter, jobs=jobs, rule_ids=wanted)
     changes = {s.path: s.change for s in files}
-    return established(
-        candidates, context, changes, {s.path: s.text for s in files}, options.idiom_threshold
-    )
+    return established(candidates, context, changes, texts, options.idiom_threshold)
 
 
 def _decoded(

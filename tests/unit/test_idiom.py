@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.idiom import NEW_COPIES_ONLY, established
-from bot.model import ChangedFile, FileStatus, Finding, Pos, Severity, Span
+from bot.model import ChangedFile, FileStatus, FilterMode, Finding, Pos, Severity, Span
 
 PATH = "pkg/tests/test_x.py"
 
@@ -97,11 +99,13 @@ def _test(name: str, line: str) -> str:
     return f"    def {name}(self):\n        {line}\n        self.assertTrue(run())\n\n"
 
 
-def test_a_patch_like_its_unchanged_neighbours_is_not_posted() -> None:
+@pytest.mark.parametrize("mode", [FilterMode.added, FilterMode.file])
+def test_a_patch_like_its_unchanged_neighbours_is_not_posted(mode: FilterMode) -> None:
+    # In `file` mode the first run already covers the whole file and is reused.
     start = "mock.patch('pkg.a.f').start()"
     old = _module(_test("test_one", start), _test("test_two", start))
     new = old + _test("test_three", "mock.patch('pkg.a.g').start()")
-    plan = _review(old, new)
+    plan = _review(old, new, filter_mode=mode)
     assert plan.comments == () and plan.summary.established == 1
     # The same change with damping off posts it: the case bites.
     off = _review(old, new, idiom_threshold=0)
