@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -51,6 +52,10 @@ def _relative_to_file(path: Path | None, info: ValidationInfo) -> Path | None:
     return base / path if path is not None and base is not None else path
 
 
+# A Python name as it appears in a class statement's bases: `TestCase`, `base.BaseTestCase`.
+DottedName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")]
+
+
 class RulesConfig(_Strict):
     sgconfig: Path | None = Field(
         default=None,
@@ -63,6 +68,19 @@ class RulesConfig(_Strict):
     extra_dirs: list[Path] = Field(default_factory=list, description="More rule directories.")
     severity: dict[str, SeverityName] = Field(
         default_factory=dict, description="Per-rule severity overrides; 'off' disables."
+    )
+    cleanup_bases: list[DottedName] | None = Field(
+        default=None,
+        description="Base classes, as the test files write them, that register cleanups "
+        "(mock.patch.stopall and the like). Default: any base defined outside the file "
+        "is assumed to. Naming them makes the cleanup rules check classes on other bases; "
+        "[] says no base of the project cleans up. An entry also matches a longer dotted "
+        "name ending in it.",
+    )
+    uses_uuidsentinel: bool | None = Field(
+        default=None,
+        description="Whether the project names its test ids with oslo's uuidsentinel. "
+        "Default: decided per file (it imports uuidsentinel, or it is Nova code).",
     )
 
     @field_validator("sgconfig")

@@ -19,6 +19,12 @@ class LineDict(dict):  # type: ignore[type-arg]
     key_lines: dict[Any, int]
 
 
+class LineList(list):  # type: ignore[type-arg]
+    """A sequence that knows the 1-based line of each item, scalars included."""
+
+    item_lines: list[int]
+
+
 class _Loader(yaml.SafeLoader):
     """YAML 1.2 booleans, as the ast-grep CLI reads its files.
 
@@ -59,7 +65,14 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     return result
 
 
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(item, deep=True) for item in node.value)
+    result.item_lines = [item.start_mark.line + 1 for item in node.value]
+    return result
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load_documents(text: str, path: Path | str) -> list[Any]:
@@ -92,6 +105,8 @@ def line_of(data: Any, key_path: Sequence[Any]) -> int | None:
             line = node.key_lines.get(key, line)
             node = node[key]
         elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            if isinstance(node, LineList):
+                line = node.item_lines[key]
             node = node[key]
             line = getattr(node, "line", None) or line
         else:

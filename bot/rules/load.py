@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ RULE_KEYS = frozenset(
     }
 )
 UTIL_KEYS = frozenset({"id", "language", "rule", "utils", "constraints"})
+# ast-grep-py's utils are bare rules: a util file's constraints have nowhere to go.
+UNSUPPORTED_UTIL_KEYS = {"constraints": "move the constraints into the rules that use this util"}
 SGCONFIG_KEYS = frozenset(
     {
         "ruleDirs",
@@ -282,6 +284,9 @@ class GlobalUtil:
     id: str
     language: str
     rule: dict[str, Any]
+    source: Path
+    # The util file's own `utils:`, which only its rule may reach.
+    local: dict[str, Any] = field(default_factory=dict)
 
 
 def load_utils(dirs: Iterable[Path]) -> dict[tuple[str, str], GlobalUtil]:
@@ -295,15 +300,31 @@ def load_utils(dirs: Iterable[Path]) -> dict[tuple[str, str], GlobalUtil]:
                 for key in doc:
                     if key not in UTIL_KEYS:
                         raise RuleError(path, line_of(doc, [key]), uid, key, "unknown key")
+                    if key in UNSUPPORTED_UTIL_KEYS:
+                        raise RuleError(
+                            path,
+                            line_of(doc, [key]),
+                            uid,
+                            key,
+                            f"not supported in a util file: {UNSUPPORTED_UTIL_KEYS[key]}",
+                        )
+                if "rule" not in doc:
+                    raise RuleError(path, getattr(doc, "line", 1), uid, "rule", "util needs a rule")
+                local = doc.get("utils") or {}
+                if not isinstance(local, dict):
+                    raise RuleError(
+                        path, line_of(doc, ["utils"]), uid, "utils", "must be a mapping"
+                    )
                 lang = canonical_language(str(doc.get("language", "")))
-                utils[(lang, uid)] = GlobalUtil(uid, lang, plain(doc["rule"]))
+                utils[(lang, uid)] = GlobalUtil(uid, lang, plain(doc["rule"]), path, plain(local))
     return utils
 
 
 def _merge_utils(
     config: dict[str, Any], global_utils: dict[tuple[str, str], GlobalUtil], language: str
 ) -> None:
-    """ast-grep-py knows only local utils: copy in the global ones the rule reaches."""
+    """ast-grep-py knows only local utils: copy in the global ones the rule reaches, with
+    their own local utils, which share one namespace with the rule's here."""
     local = config.setdefault("utils", {})
     pending = _referenced_utils(config)
     seen: set[str] = set()
@@ -315,8 +336,20 @@ def _merge_utils(
         if name in local:
             pending |= _referenced_utils(local[name])
         elif (language, name) in global_utils:
-            local[name] = global_utils[(language, name)].rule
-            pending |= _referenced_utils(local[name])
+            util = global_utils[(language, name)]
+            local[name] = util.rule
+            pending |= _referenced_utils(util.rule)
+            for inner, body in util.local.items():
+                if local.setdefault(inner, body) != body:
+                    raise RuleError(
+                        util.source,
+                        None,
+                        util.id,
+                        f"utils.{inner}",
+                        "this local util's name is also used, for another rule, by the rule "
+                        "or another util it reaches: rename one of them",
+                    )
+                pending.add(inner)
     if not local:
         del config["utils"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ast_grep_py import SgRoot
 
 from bot.errors import YamlError
 from bot.model import Severity
@@ -115,6 +116,43 @@ def test_global_util_is_merged_into_the_rule(tmp_path: Path) -> None:
     rule = "id: r\nlanguage: python\nrule: {matches: is-get}\n"
     (loaded,) = load_project(project(tmp_path, rule, util))
     assert loaded.config["utils"] == {"is-get": {"pattern": "get($$$)"}}
+
+
+def test_a_util_files_own_utils_are_reached_through_it(tmp_path: Path) -> None:
+    util = (
+        "id: in-get\nlanguage: python\nrule: {inside: {stopBy: end, matches: is-get}}\n"
+        "utils:\n  is-get: {pattern: get($$$)}\n"
+    )
+    rule = "id: r\nlanguage: python\nrule: {kind: integer, matches: in-get}\n"
+    (loaded,) = load_project(project(tmp_path, rule, util))
+    assert loaded.config["utils"]["is-get"] == {"pattern": "get($$$)"}
+    found = SgRoot("get(1)\nput(2)\n", "python").root().find_all(loaded.config)
+    assert [n.text() for n in found] == ["1"]
+
+
+def test_a_util_files_local_util_may_not_clash_with_the_rules(tmp_path: Path) -> None:
+    util = (
+        "id: in-get\nlanguage: python\nrule: {inside: {matches: helper}}\n"
+        "utils:\n  helper: {pattern: get($$$)}\n"
+    )
+    rule = (
+        "id: r\nlanguage: python\nrule: {all: [{matches: in-get}, {matches: helper}]}\n"
+        "utils:\n  helper: {kind: integer}\n"
+    )
+    with pytest.raises(RuleError) as err:
+        load_project(project(tmp_path, rule, util))
+    assert err.value.key == "utils.helper" and str(err.value).startswith(
+        str(tmp_path / "utils" / "u.yml")
+    )
+
+
+def test_constraints_in_a_util_file_are_refused_not_ignored(tmp_path: Path) -> None:
+    util = "id: u\nlanguage: python\nrule: {pattern: $A}\nconstraints:\n  A: {kind: integer}\n"
+    rule = "id: r\nlanguage: python\nrule: {matches: u}\n"
+    with pytest.raises(RuleError) as err:
+        load_project(project(tmp_path, rule, util))
+    assert err.value.key == "constraints" and err.value.line == 4
+    assert "not supported in a util file" in str(err.value)
 
 
 def test_reference_to_a_missing_util_is_rejected(tmp_path: Path) -> None:
