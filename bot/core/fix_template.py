@@ -337,6 +337,16 @@ def render_fix(
     return Edit(start, end, _render(spec._pieces, node, text, transformed))
 
 
+def drop_variables(template: str, names: frozenset[str]) -> str:
+    """``template`` with the variables in ``names`` removed, which the CLI renders empty."""
+    if not names:
+        return template
+    return "".join(
+        p if isinstance(p, str) else "" if p.name in names else ("$$$" if p.multi else "$") + p.name
+        for p in _parse_template(template)
+    )
+
+
 def interpolate_message(
     message: str,
     node: SgNode,

@@ -18,7 +18,7 @@ from ast_grep_py import SgNode, SgRoot
 
 from bot.config.yamlfile import LineDict, line_of, plain, read_documents
 from bot.core.compiled import CompiledRule
-from bot.core.fix_template import FixSpec
+from bot.core.fix_template import FixSpec, drop_variables
 from bot.core.globs import GlobSet
 from bot.core.imports import REQUIRES_IMPORT, parse_import
 from bot.core.rewrite import REWRITER_KEYS, Rewriter, Transforms, split_transforms
@@ -221,7 +221,8 @@ def _parse_fix(raw: Any, known: set[str], key: str, fail: Any) -> FixSpec:
     if unknown:
         fail(
             key,
-            "uses metavariables never captured by the rule: " + ", ".join(f"${v}" for v in unknown),
+            "uses metavariables never captured by the rule (a global util's captures do not "
+            "count, as in the ast-grep CLI): " + ", ".join(f"${v}" for v in unknown),
         )
     return fix
 
@@ -401,10 +402,14 @@ def compile_rule(
             if not isinstance(doc[key], dict):
                 fail(key, "must be a mapping")
             config[key] = plain(doc[key])
+    # The CLI gives a rule none of the metavariables that only a global util captures.
+    captured = _captured(config)
     _merge_utils(config, global_utils, language)
     transforms = _transforms(config, "transform", fail)
     _check_config(config, language, fail)
-    captured = _captured(config)
+    message = drop_variables(
+        doc.get("message", ""), frozenset(_captured(config) - captured - set(transforms.names))
+    )
     rewriters = (
         _compile_rewriters(doc["rewriters"], config, language, captured, global_utils, fail)
         if "rewriters" in doc
@@ -438,7 +443,7 @@ def compile_rule(
         id=rule_id,
         language=language,
         severity=severity,
-        message=doc.get("message", ""),
+        message=message,
         note=doc.get("note"),
         url=doc.get("url"),
         metadata=plain(doc.get("metadata") or {}),

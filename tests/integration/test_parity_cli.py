@@ -35,6 +35,7 @@ utilDirs:
 """
 
 # Global utils; `in-test-function` reaches `test-function` through another `matches`.
+# `$TESTFN` is captured only here: the CLI gives it to no rule's message.
 UTILS = {
     "utils/test-function.yml": """\
 id: test-function
@@ -44,6 +45,7 @@ rule:
   has:
     field: name
     regex: '^test'
+    pattern: $TESTFN
 """,
     "utils/in-test-function.yml": """\
 id: in-test-function
@@ -61,7 +63,7 @@ RULES = {
 id: no-print
 language: python
 severity: warning
-message: "print($$$ARGS) in a test: use logging"
+message: "print($$$ARGS) in a test [$TESTFN]: use logging"
 note: pytest captures output anyway.
 rule:
   pattern: print($$$ARGS)
@@ -193,7 +195,7 @@ constraints:
   T:
     regex: '^[0-9.]+$'
 """,
-    # A big match node; a local util; `ignores:`.
+    # A big match node; local utils, one capturing for the message; `ignores:`.
     "rules/correctness/missing-assert.yml": """\
 id: missing-assert
 language: python
@@ -202,6 +204,10 @@ message: test $NAME asserts nothing
 ignores:
   - "**/test_legacy_*.py"
 utils:
+  named:
+    has:
+      field: name
+      pattern: $NAME
   asserts:
     any:
       - kind: assert_statement
@@ -213,9 +219,7 @@ utils:
 rule:
   all:
     - matches: test-function
-    - has:
-        field: name
-        pattern: $NAME
+    - matches: named
     - not:
         has:
           matches: asserts

@@ -38,7 +38,13 @@ def test_every_rule_reads_the_same_test_files_as_the_default_globs(rules) -> Non
 
 
 @pytest.mark.parametrize(
-    "rule_id", ["hardcoded-uuid", "hardcoded-uuid-repeated", "hardcoded-uuid-constant"]
+    "rule_id",
+    [
+        "hardcoded-uuid",
+        "hardcoded-uuid-repeated",
+        "hardcoded-uuid-constant",
+        "uuid-not-from-constants",
+    ],
 )
 def test_uuid_rules_leave_constants_modules_alone(rules, rule_id: str) -> None:  # type: ignore[no-untyped-def]
     assert rules[rule_id].applies_to("cinder/tests/unit/test_volume.py")

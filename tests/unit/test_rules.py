@@ -146,6 +146,20 @@ def test_a_util_files_local_util_may_not_clash_with_the_rules(tmp_path: Path) ->
     )
 
 
+def test_a_message_gets_no_variable_that_only_a_global_util_captures(tmp_path: Path) -> None:
+    # The ast-grep CLI renders `$FN` empty here; `$A` is the rule's own capture.
+    util = "id: in-fn\nlanguage: python\nrule: {inside: {stopBy: end, has: {pattern: $FN}}}\n"
+    rule = (
+        "id: r\nlanguage: python\nmessage: '$A in [$FN]'\nrule: {pattern: g($A), matches: in-fn}\n"
+    )
+    (loaded,) = load_project(project(tmp_path, rule, util))
+    assert loaded.message == "$A in []"
+    fixed = rule + "fix: h($FN)\n"
+    (tmp_path / "rules" / "python" / "r.yml").write_text(fixed)
+    with pytest.raises(RuleError, match=r"a global util's captures do not count.*\$FN"):
+        load_project(tmp_path / "sgconfig.yml")
+
+
 def test_constraints_in_a_util_file_are_refused_not_ignored(tmp_path: Path) -> None:
     util = "id: u\nlanguage: python\nrule: {pattern: $A}\nconstraints:\n  A: {kind: integer}\n"
     rule = "id: r\nlanguage: python\nrule: {matches: u}\n"
