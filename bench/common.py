@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # The benchmarks share the tests' fakes (tests/fakes/) instead of copying them.
@@ -249,6 +250,39 @@ def peer_findings(stdout: str) -> list[Found]:
             )
         )
     return out
+
+
+def with_extensions(peer: Sequence[Found], tree: Path, sgconfig: Path) -> list[Found]:
+    """The CLI's findings, narrowed as review-bot's ``copies-in-file`` rule extension
+    narrows the same matches (the CLI ignores rule metadata)."""
+    from ast_grep_py import SgRoot
+
+    from bot.core.copies import COPIES_IN_FILE, FileCopies, keeps
+    from bot.rules.load import load_project
+
+    narrowed = {r.id: r for r in load_project(sgconfig) if COPIES_IN_FILE in r.metadata}
+    files: dict[str, tuple[Any, FileCopies]] = {}
+    at: dict[tuple[str, str], dict[tuple[int, int], Any]] = {}
+    kept = []
+    for found in peer:
+        path, rule_id, line, column = found.key
+        rule = narrowed.get(rule_id)
+        if rule is None:
+            kept.append(found)
+            continue
+        if path not in files:
+            root = SgRoot((tree / path).read_text(encoding="utf-8"), rule.language).root()
+            files[path] = (root, FileCopies(root))
+        root, copies = files[path]
+        nodes = at.get((path, rule_id))
+        if nodes is None:
+            nodes = at[path, rule_id] = {
+                (n.range().start.line + 1, n.range().start.column): n
+                for n in root.find_all(rule.config)
+            }
+        if keeps(rule.metadata[COPIES_IN_FILE], nodes[line, column], copies):
+            kept.append(found)
+    return kept
 
 
 def compare_findings(ours: Sequence[Found], peer: Sequence[Found], where: str) -> bool:
@@ -606,7 +640,8 @@ def sgconfig_arg(parser: argparse.ArgumentParser, path: Path) -> Path:
 
 def review_bot(*args: str | Path, sgconfig: Path) -> Command:
     """`review-bot check`, run where a user runs it: beside sgconfig.yml. Every severity is
-    shown and nothing fails, so the findings are comparable with ast-grep's."""
+    shown, nothing is left out for following the file's practice (the CLI knows no such
+    thing) and nothing fails, so the findings are comparable with ast-grep's."""
     argv = [
         str(REVIEW_BOT),
         "check",
@@ -614,6 +649,8 @@ def review_bot(*args: str | Path, sgconfig: Path) -> Command:
         "json",
         "--min-severity",
         "hint",
+        "--idiom-threshold",
+        "0",
         "--fail-on",
         "off",
         *map(str, args),

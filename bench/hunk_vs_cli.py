@@ -29,6 +29,7 @@ from common import (
     rule_count,
     sgconfig_arg,
     time_commands,
+    with_extensions,
     work_dir,
     write,
 )
@@ -99,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = review_bot("--diff", diff_path, "--root", tree, sgconfig=sgconfig)
         peer = ast_grep(PATH, sgconfig=sgconfig, cwd=tree)
         ours_t, peer_t = time_commands([ours, peer], args.repeat, args.budget)
+        peer_all = with_extensions(peer_findings(peer_t.stdout), tree, sgconfig)
 
     title = (
         f"hunk_vs_cli: {total:,}-line file ({len(new):,} bytes), {HUNK_LINES}-line hunk "
@@ -107,7 +109,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         title += " [--quick: too small for the goal to mean anything]"
     report(title, ours_t, peer_t, GOAL)
-    peer_all = peer_findings(peer_t.stdout)
     in_hunk = [f for f in peer_all if not added.isdisjoint(f.lines)]
     print(f"  ast-grep findings in the whole file: {len(peer_all)}")
     same = compare_findings(ours_findings(ours_t.stdout), in_hunk, "touching the hunk")

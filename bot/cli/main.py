@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: review.new_findings_only, on)",
     )
     check.add_argument(
+        "--idiom-threshold",
+        type=_non_negative,
+        metavar="N",
+        help="do not post a finding on an added line when its rule already matches N "
+        "unchanged lines of the file; 0 turns this off (default: review.idiom_threshold, 2)",
+    )
+    check.add_argument(
         "--jobs",
         "-j",
         type=int,
@@ -239,6 +246,16 @@ def _change(args: argparse.Namespace, options: CheckOptions) -> Change:
     return from_paths(args.paths or ["."], root)
 
 
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
+    return number
+
+
 def _fail_on(value: str) -> Severity:
     try:
         return Severity.parse(value)
@@ -255,6 +272,8 @@ def _check_options(args: argparse.Namespace, config: Config) -> CheckOptions:
         overrides["min_severity"] = args.min_severity
     if args.baseline is not None:
         overrides["baseline"] = args.baseline
+    if args.idiom_threshold is not None:
+        overrides["idiom_threshold"] = args.idiom_threshold
     return dataclasses.replace(config.check_options(), **overrides)
 
 

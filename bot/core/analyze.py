@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ast_grep_py import SgNode, SgRoot
 
 from bot.core.compiled import LANGUAGE_EXTENSIONS, CompiledRule
+from bot.core.copies import COPIES_IN_FILE, FileCopies, keeps
 from bot.core.fix_template import Transformed, interpolate_message, render_fix
 from bot.core.imports import REQUIRES_IMPORT, import_edit, uses_package
 from bot.core.matching import ConfigMatcher, match_rules, regions_from_lines
@@ -79,9 +80,12 @@ class Analyzer:
             return []
         root = SgRoot(source.text, language).root()
         regions = None if lines is None else regions_from_lines(lines)
+        copies = FileCopies(root)
         findings = [
             self._finding(m.rule, node, source, root)
             for m, node in match_rules(root, matchers, regions)
+            if COPIES_IN_FILE not in m.rule.metadata
+            or keeps(m.rule.metadata[COPIES_IN_FILE], node, copies)
         ]
         if lines is not None:
             findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]

@@ -18,6 +18,8 @@ from ast_grep_py import SgNode, SgRoot
 
 from bot.config.yamlfile import LineDict, line_of, plain, read_documents
 from bot.core.compiled import CompiledRule
+from bot.core.copies import COPIES_IN_FILE
+from bot.core.copies import MODES as COPIES_MODES
 from bot.core.fix_template import FixSpec, drop_variables
 from bot.core.globs import GlobSet
 from bot.core.imports import REQUIRES_IMPORT, parse_import
@@ -389,6 +391,9 @@ def compile_rule(
             fail(key, "must be a string")
     if not isinstance(doc.get("metadata", {}), dict):
         fail("metadata", "must be a mapping")
+    copies = (doc.get("metadata") or {}).get(COPIES_IN_FILE)
+    if copies is not None and copies not in COPIES_MODES:
+        fail("metadata", f"{COPIES_IN_FILE}: must be one of {', '.join(COPIES_MODES)}")
     statement = (doc.get("metadata") or {}).get(REQUIRES_IMPORT)
     if statement is not None:
         try:

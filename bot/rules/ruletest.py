@@ -4,6 +4,9 @@ Test files are ast-grep's: `id`, `valid: [code]`, `invalid: [code]`. Snapshots
 (`<snapshotDir>/<id>-snapshot.yml`) record for each invalid case the primary label
 (first match, byte offsets) and `fixed:`, the case with the first match's fix
 applied, which is what `ast-grep test` compares too.
+
+A test file may also hold cases under ``review-bot:`` (``valid``/``invalid``), which the
+CLI ignores: they need review-bot's rule extensions.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from bot.config.yamlfile import read_documents
+from bot.config.yamlfile import line_of, read_documents
 from bot.core.analyze import Analyzer
 from bot.core.compiled import LANGUAGE_EXTENSIONS, CompiledRule
 from bot.core.globs import GlobSet
@@ -20,6 +24,8 @@ from bot.core.text import apply_edits
 from bot.errors import YamlError
 from bot.model import ChangedFile, FileStatus, FilterMode, Finding, Severity, SourceFile
 from bot.rules.load import ProjectConfig
+
+REVIEW_BOT_KEY = "review-bot"
 
 
 @dataclass
@@ -85,6 +91,25 @@ def test_files(project: ProjectConfig) -> Iterator[Path]:
             )
 
 
+def _review_bot_cases(doc: dict[str, Any], path: Path) -> dict[str, list[str]]:
+    """The cases under ``review-bot:``, a key the CLI ignores: they need review-bot's rule
+    extensions (``copies-in-file``), so only review-bot runs them."""
+    extra = doc.get(REVIEW_BOT_KEY)
+    if extra is None:
+        return {}
+    line = line_of(doc, [REVIEW_BOT_KEY])
+    if not isinstance(extra, dict):
+        raise YamlError(path, line, f"'{REVIEW_BOT_KEY}' must be a mapping of valid/invalid cases")
+    for key, cases in extra.items():
+        if key not in ("valid", "invalid"):
+            raise YamlError(path, line_of(doc, [REVIEW_BOT_KEY, key]), f"unknown key '{key}'")
+        if not isinstance(cases, list) or not all(isinstance(c, str) for c in cases):
+            raise YamlError(
+                path, line_of(doc, [REVIEW_BOT_KEY, key]), f"'{key}' must be a list of code"
+            )
+    return extra
+
+
 def run_rule_tests(
     project: ProjectConfig, rules: Sequence[CompiledRule], only: str | None = None
 ) -> list[RuleTestResult]:
@@ -109,11 +134,12 @@ def run_rule_tests(
             # The CLI's rule tests ignore `files`/`ignores`: a case has no real path.
             analyzer = Analyzer([replace(rule, files=GlobSet(()), ignores=GlobSet(()))])
             snaps = _snapshots(snapshot_dirs, rule_id)
-            for code in doc.get("valid") or []:
+            ours = _review_bot_cases(doc, path)
+            for code in [*(doc.get("valid") or []), *ours.get("valid", [])]:
                 result.cases += 1
                 if _run_case(analyzer, rule, code):
                     result.failures.append(f"valid case was flagged:\n{code}")
-            for code in doc.get("invalid") or []:
+            for code in [*(doc.get("invalid") or []), *ours.get("invalid", [])]:
                 result.cases += 1
                 found = _run_case(analyzer, rule, code)
                 if not found:

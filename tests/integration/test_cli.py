@@ -362,3 +362,23 @@ def test_config_check(proj: Path, capsys) -> None:
     (proj / "bad.yaml").write_text("limits: {max_files: 0}\n")
     assert main(["config", "check", "bad.yaml"]) == 2
     assert "limits.max_files" in capsys.readouterr().err
+
+
+def test_idiom_threshold_on_the_command_line_overrides_the_config(proj: Path, capsys) -> None:
+    # Two unchanged tests already take the first server unchecked; a third is added.
+    git(proj, "init", "-q")
+    two = MOVED.format(one=FIRST, two=FIRST)
+    (proj / "nova/tests/test_bug.py").write_text(two)
+    commit_all(proj, "base")
+    added = two + "\n    def test_three(self):\n        " + FIRST + "\n"
+    (proj / "nova/tests/test_bug.py").write_text(added)
+    commit_all(proj, "third")
+    _, out, _ = run(capsys, "--git", "HEAD~1..HEAD", "--format", "json")
+    doc = json.loads(out)
+    assert doc["findings"] == [] and doc["summary"]["established"] == 1
+    _, out, _ = run(capsys, "--git", "HEAD~1..HEAD", "--format", "json", "--idiom-threshold", "0")
+    doc = json.loads(out)
+    assert [f["range"]["start"]["line"] for f in doc["findings"]] == [9]
+    with pytest.raises(SystemExit):
+        run(capsys, "--git", "HEAD~1..HEAD", "--idiom-threshold", "-1")
+    assert "expected a whole number >= 0" in capsys.readouterr().err
