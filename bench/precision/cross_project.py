@@ -4,6 +4,8 @@ were not written for.
 Each ``projects/<name>.yaml`` lists commit ids of one project, the judgement of every
 comment the bot makes on them (``labels``), and every instance of the rules' concerns
 that a reader of those commits found (``concerns``), whether the bot finds it or not.
+``wide_commits``, where present, is a larger sample judged for precision only: its
+comments are labelled, but nobody read it for missed concerns, so it has no recall.
 The project's code is not stored here: the git directory comes from the environment
 variable the file names (e.g. ``NEUTRON_GIT=/path/to/neutron/.git``). A project whose
 variable is unset is reported as skipped.
@@ -77,7 +79,11 @@ def _verdict(labels: dict, s: Seen) -> str:
     return lab["verdict"] if lab else "unjudged"
 
 
-def score(spec: dict, seen: list[Seen], threshold: str, verbose: bool) -> bool:
+def score(
+    spec: dict, seen: list[Seen], threshold: str, verbose: bool, surveyed: bool = True
+) -> bool:
+    """Print the figures of one sample at ``threshold``; False if a comment is unjudged.
+    Recall only where the sample's concerns were ``surveyed``."""
     labels = {label_key(lab): lab for lab in spec.get("labels") or []}
     posted = [s for s in seen if at_least(s.severity, threshold)]
     verdicts: Counter[str] = Counter()
@@ -96,11 +102,14 @@ def score(spec: dict, seen: list[Seen], threshold: str, verbose: bool) -> bool:
     }
     right = verdicts["yes"]
     shown = f"{right / len(posted):.2f}" if posted else "n/a"
-    recall = f"{len(right_at) / len(known):.2f}" if known else "n/a"
+    if surveyed:
+        rate = f"{len(right_at) / len(known):.2f}" if known else "n/a"
+        recall = f"recall {rate} ({len(right_at)}/{len(known)} known instances)"
+    else:
+        recall = "recall not surveyed"
     print(
         f"  at {threshold}: posted {len(posted)}, yes {right}, maybe {verdicts['maybe']}, "
-        f"no {verdicts['no']}, unjudged {verdicts['unjudged']}; "
-        f"precision {shown}, recall {recall} ({len(right_at)}/{len(known)} known instances)"
+        f"no {verdicts['no']}, unjudged {verdicts['unjudged']}; precision {shown}, {recall}"
     )
     for rule, c in sorted(per_rule.items()):
         total = sum(c.values())
@@ -126,16 +135,20 @@ def main() -> int:
     for path in files:
         spec = yaml.safe_load(path.read_text())
         git_dir = os.environ.get(spec["env"])
-        print(f"{spec['project']}: {len(spec['commits'])} commits")
         if not git_dir:
-            print(f"  skipped: set {spec['env']} to the project's git directory")
+            print(f"{spec['project']}: skipped: set {spec['env']} to the project's git directory")
             continue
-        with ThreadPoolExecutor(args.jobs) as pool:
-            runs = pool.map(review, [git_dir] * len(spec["commits"]), map(str, spec["commits"]))
-            seen = [s for run in runs for s in run]
-        ok &= score(spec, seen, args.threshold, args.verbose)
-        score(spec, seen, "hint", args.verbose)
-        dumped += [{"project": spec["project"], **s.__dict__} for s in seen]
+        samples = [("surveyed", spec["commits"], True)]
+        if spec.get("wide_commits"):
+            samples.append(("wide, precision only", spec["wide_commits"], False))
+        for name, commits, surveyed in samples:
+            print(f"{spec['project']} ({name}): {len(commits)} commits")
+            with ThreadPoolExecutor(args.jobs) as pool:
+                runs = pool.map(review, [git_dir] * len(commits), map(str, commits))
+                seen = [s for run in runs for s in run]
+            ok &= score(spec, seen, args.threshold, args.verbose, surveyed)
+            score(spec, seen, "hint", args.verbose, surveyed)
+            dumped += [{"project": spec["project"], "sample": name, **s.__dict__} for s in seen]
     if args.dump:
         args.dump.write_text(yaml.safe_dump(dumped, sort_keys=False, width=200))
     return 0 if ok else 1
