@@ -9,7 +9,7 @@ from ast_grep_py import SgNode, SgRoot
 from bot.core.compiled import LANGUAGE_EXTENSIONS, CompiledRule
 from bot.core.copies import COPIES_IN_FILE, FileCopies, keeps
 from bot.core.fix_template import Transformed, interpolate_message, render_fix
-from bot.core.imports import REQUIRES_IMPORT, import_edit, uses_package
+from bot.core.imports import REQUIRES_IMPORT, required_import
 from bot.core.matching import ConfigMatcher, match_rules, regions_from_lines
 from bot.core.rewrite import RewriteContext
 from bot.core.suggestion import build_fix
@@ -107,10 +107,10 @@ class Analyzer:
         if rule.fix is not None:
             edits = [render_fix(node, rule.fix, source.text, values)]
             statement = rule.metadata.get(REQUIRES_IMPORT)
-            if statement and not uses_package(root, source.text, source.path, statement):
-                edits = []  # the edit alone would not run; the comment stands without it
-            elif statement and (added := import_edit(root, source.text, source.path, statement)):
-                edits.append(added)
+            if statement:
+                extra = required_import(root, source.text, source.path, statement)
+                # Without the import the edit alone would not run: the comment stands bare.
+                edits = [] if extra is None else edits + extra
             fix = build_fix(source.text, edits, span.lines)
         return Finding(
             rule_id=rule.id,

@@ -88,18 +88,29 @@ def _top_level_imports(root: SgNode, text: str, path: str) -> list[_Import]:
     return found
 
 
-def uses_package(root: SgNode, text: str, path: str, statement: str) -> bool:
-    """Whether the file already imports from the top-level package of ``statement``. A
-    review suggests the project's idioms: it never brings in a library of its own."""
+def required_import(root: SgNode, text: str, path: str, statement: str) -> list[Edit] | None:
+    """The edits a fix needs so that ``statement``'s names exist: none when the file binds
+    them already, one adding the import otherwise; None when the file imports nothing from
+    that top-level package, for a review suggests the project's idioms and never brings
+    in a library of its own (the finding then gets no fix)."""
+    imports = _top_level_imports(root, text, path)
     top = parse_import(statement)[0].split(".")[0]
-    return any(imp.key.split(".")[0] == top for imp in _top_level_imports(root, text, path))
+    if not any(imp.key.split(".")[0] == top for imp in imports):
+        return None
+    added = _placed(imports, root, text, path, statement)
+    return [] if added is None else [added]
 
 
 def import_edit(root: SgNode, text: str, path: str, statement: str) -> Edit | None:
     """An edit adding ``statement``, or None when the file already binds its names."""
+    return _placed(_top_level_imports(root, text, path), root, text, path, statement)
+
+
+def _placed(
+    imports: list[_Import], root: SgNode, text: str, path: str, statement: str
+) -> Edit | None:
     key, bound = parse_import(statement)
     project = _project_of(path)
-    imports = _top_level_imports(root, text, path)
     if any(bound & imp.bound for imp in imports):
         return None
     newline = "\r\n" if "\r\n" in text else "\n"
