@@ -145,6 +145,10 @@ class Change:
     # The base side's bytes by base path, when the intake has them (a git range does, a
     # plain diff does not); without it the review cannot tell new findings from old ones.
     read_base: Reader | None = None
+    # Test files the platform could not give us (a diff too large to show, say).
+    skipped: tuple[SkippedFile, ...] = ()
+    # The repository's own settings file, read at the base revision (config/repo.py).
+    repo_config: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,7 @@ class SkipReason(enum.StrEnum):
     not_utf8 = "not_utf8"
     over_max_files = "over_max_files"  # past limits.max_files
     analysis_failed = "analysis_failed"
+    no_diff = "no_diff"  # the platform sent no diff for it (too large to show)
 
 
 @dataclass(frozen=True)
@@ -289,6 +294,11 @@ class PlanSummary:
     in_base: int = 0  # findings the base side already had (moved, re-indented, renamed code)
     established: int = 0  # findings that follow what unchanged lines of the file already do
     baseline: bool = False  # whether the base side was compared at all
+    # Fingerprints of every finding at the head, posted or not: a comment posted earlier
+    # whose fingerprint is not here was fixed (unless its file was skipped).
+    present: tuple[str, ...] = ()
+    # What the review must say besides findings (a broken repository config, say).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

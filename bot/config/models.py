@@ -7,6 +7,7 @@ documented in config.example.yaml; unknown keys are errors, not silently ignored
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -30,6 +31,16 @@ from bot.errors import YamlError
 from bot.model import FilterMode, Severity
 
 SeverityName = Literal["off", "hint", "info", "warning", "error"]
+AuthorAssociation = Literal[
+    "OWNER",
+    "MEMBER",
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIME_CONTRIBUTOR",
+    "FIRST_TIMER",
+    "MANNEQUIN",
+    "NONE",
+]
 # The sgconfig.yml that ships beside the package: the embedded default rule packs.
 BUNDLED_SGCONFIG = Path(__file__).resolve().parents[2] / "sgconfig.yml"
 
@@ -115,6 +126,9 @@ class ReviewConfig(_Strict):
     # Follow the file's practice: a finding on an added line is not posted when its rule
     # already matches at least this many unchanged lines of the same file. 0 turns it off.
     idiom_threshold: Annotated[int, Field(ge=0)] = 2
+    # A finding at or above this severity fails the platform's check (GitHub's check run
+    # concludes "failure"); "off" never fails it.
+    fail_on: SeverityName = "off"
 
 
 class LimitsConfig(_Strict):
@@ -220,6 +234,27 @@ class GitHubConfig(_WithSecrets):
     webhook_secret: SecretValue | None = None
     webhook_secret_file: SecretFileValue | None = None
     dry_run: bool = False
+    review_drafts: bool = False
+    # A comment matching this (re.search, multi-line) asks for a forced re-check.
+    recheck_command: str = r"(?m)^\s*/recheck\s*$"
+    # author_association values allowed to re-check; the PR's author always may.
+    recheck_allowed: list[AuthorAssociation] = Field(
+        default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"]
+    )
+    max_inline: Annotated[int, Field(ge=0)] = 30
+    review_event: Literal["COMMENT", "REQUEST_CHANGES"] = "COMMENT"
+    # The bot's own login with token auth, so its comments never trigger it (an App's
+    # comments come from a user of type Bot, which is always ignored).
+    bot_login: str | None = None
+
+    @field_validator("recheck_command")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
 
     @field_validator("api_url")
     @classmethod

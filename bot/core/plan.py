@@ -53,6 +53,7 @@ def plan(
         in_base=in_base,
         established=damped,
         baseline=base is not None,
+        present=tuple(sorted(set(identity.values()))),
     )
     return ReviewPlan(comments, summary)
 

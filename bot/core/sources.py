@@ -71,7 +71,9 @@ def snapshot(change: Change, options: CheckOptions) -> Snapshot:
                 path = f.base_path
                 assert path is not None, "needs_base implies a base path"
                 base[path] = change.read_base(path)
-    return Snapshot(tuple(wanted), head, base, tuple(skipped))
+    tests = GlobSet(options.test_globs)
+    unread = [s for s in change.skipped if tests.matches(s.path)]
+    return Snapshot(tuple(wanted), head, base, (*unread, *skipped))
 
 
 def decode_source(change: ChangedFile, data: bytes, max_bytes: int) -> SourceFile | SkippedFile:

@@ -30,9 +30,12 @@ class ParsedEvent:
 
 @dataclass(frozen=True)
 class Ignored:
-    """A valid webhook we do not act on (a comment, a label...); answered 202."""
+    """A valid webhook we do not act on (a comment, a label...); answered ``status``
+    (202, or 200 for a ping) and counted by ``kind`` (e.g. "unauthorised" re-checks)."""
 
     reason: str
+    status: int = 202
+    kind: str = "ignored"
 
 
 Headers = Mapping[str, str]

@@ -90,8 +90,8 @@ class _Webhooks:
             except WebhookRejected as exc:
                 return self._reject(platform, exc.status, exc.reason)
             if isinstance(event, Ignored):
-                self.metrics.events_ignored.labels(platform).inc()
-                return _json(202, status="ignored", reason=event.reason)
+                self.metrics.events_ignored.labels(platform, event.kind).inc()
+                return _json(event.status, status=event.kind, reason=event.reason)
             key = JobKey(event.platform, event.project, event.change, event.revision)
             fields = {
                 "delivery_id": event.delivery_id,

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.config.models import Config
 from bot.platforms.base import AdapterRegistry
+from bot.platforms.github import GitHubAdapter
 from bot.platforms.stub import StubAdapter
 from bot.service.app import create_app
 from bot.service.logs import configure_logging
@@ -24,9 +25,20 @@ from bot.service.worker import Worker
 log = logging.getLogger("review-bot.service")
 
 
-def build_adapters(config: Config) -> AdapterRegistry:
-    """The adapters the config enables. GitHub and Gerrit plug in here as they land."""
+def build_adapters(config: Config, metrics: Metrics | None = None) -> AdapterRegistry:
+    """The adapters the config enables. Gerrit plugs in here as it lands."""
     registry = AdapterRegistry()
+    github = config.platforms.github
+    if github.enabled:
+        count = None if metrics is None else metrics.github_requests
+        registry.register(
+            GitHubAdapter(
+                github,
+                fail_on=config.review.fail_on,
+                dry_run=config.is_dry_run("github"),
+                on_request=None if count is None else (lambda e, s: count.labels(e, s).inc()),
+            )
+        )
     if config.platforms.stub.enabled:
         # A test adapter: its shared token comes from the environment, never the config.
         registry.register(StubAdapter(os.environ.get("REVIEW_BOT_STUB_TOKEN", "")))
@@ -36,8 +48,8 @@ def build_adapters(config: Config) -> AdapterRegistry:
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
     configure_logging(config.logging.level, json_lines=config.logging.json_)
     store = open_store(config)
-    adapters = build_adapters(config)
     metrics = Metrics()
+    adapters = build_adapters(config, metrics)
     worker = Worker(config, store, adapters, metrics=metrics)
     app = create_app(config, store, adapters, metrics=metrics, worker=worker)
     host = host or config.server.host

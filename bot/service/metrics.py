@@ -46,8 +46,8 @@ class Metrics:
         )
         self.events_ignored = Counter(
             "review_bot_events_ignored",
-            "Valid webhooks that ask for no review.",
-            ["platform"],
+            "Valid webhooks that ask for no review, by kind (ignored, unauthorised, ping).",
+            ["platform", "kind"],
             registry=r,
         )
         self.queue_depth = Gauge(
@@ -74,6 +74,13 @@ class Metrics:
             "review_bot_api_errors",
             "Errors from platform APIs, by platform and HTTP status ('none' for network).",
             ["platform", "status"],
+            registry=r,
+        )
+
+        self.github_requests = Counter(
+            "github_api_requests",
+            "GitHub API requests, by endpoint template and HTTP status ('none': no answer).",
+            ["endpoint", "status"],
             registry=r,
         )
 

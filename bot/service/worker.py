@@ -17,13 +17,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 
 from bot.config.models import Config
+from bot.config.repo import with_repo_config
 from bot.core.plan import plan_to_json
 from bot.core.sources import snapshot
 from bot.errors import InputError, LeaseLost, PermanentError, TransientError
@@ -284,12 +285,18 @@ class Worker:
         adapter = self.adapters.get(platform)  # KeyError: no such adapter, fails the job
         config = self.config.for_project(platform, job.key.project)
         change = await adapter.fetch(job)
+        # The repository's own settings (read at the base revision); a broken file is
+        # named in the review, and the team's settings apply.
+        config, repo_error = with_repo_config(config, change.repo_config)
         options = config.check_options()
         snap = await asyncio.to_thread(snapshot, change, options)  # readers may block
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(
             self._analysis_executor(), plan_in_child, snap, config, options, self._cwd
         )
+        if repo_error is not None:
+            note = f"{repo_error} (the repository's settings were not applied)"
+            plan = replace(plan, summary=replace(plan.summary, notes=(*plan.summary.notes, note)))
         for comment in plan.comments:
             self.metrics.findings.labels(comment.rule_id).inc()
         if not adapter.has_credentials or self.config.is_dry_run(platform):

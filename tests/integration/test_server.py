@@ -232,7 +232,7 @@ async def test_unknown_event_is_202_ignored_and_counted(store: SqliteJobStore) -
         status, body = await svc.hook({"event": "comment-added", "project": "p"})
         assert status == 202
         assert body["status"] == "ignored"
-        assert svc.sample("review_bot_events_ignored_total", platform="stub") == 1
+        assert svc.sample("review_bot_events_ignored_total", platform="stub", kind="ignored") == 1
     assert store.list() == []
 
 

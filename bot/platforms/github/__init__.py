@@ -1,0 +1,303 @@
+"""The GitHub adapter: webhooks in (events.py), one review out (render.py), through the
+REST and GraphQL client (client.py), which runs in a thread off the event loop.
+
+A job's calls, in order: the PR (only when the event did not carry both shas), its files,
+the repository's ``.review-bot.yaml`` at the base, then head and base bytes of each test
+file; at post time the bot's existing review comments, and the one review. A check run
+(App auth) adds two calls, the earlier reviews are read only when a finding must go in a
+review's body, and a fixed finding costs a reply plus the GraphQL thread calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from bot.config.models import GitHubConfig
+from bot.config.repo import REPO_CONFIG_PATH
+from bot.core.diff import parse_diff
+from bot.errors import DiffError, IntakeError, PermanentError
+from bot.model import (
+    Change,
+    ChangedFile,
+    FileStatus,
+    Job,
+    ReviewPlan,
+    Severity,
+    SkippedFile,
+    SkipReason,
+)
+from bot.platforms.base import BackgroundTask, Headers, Ignored, ParsedEvent, WebhookRoute
+from bot.platforms.github import render
+from bot.platforms.github.client import GitHubClient, RequestHook, Unprocessable
+from bot.platforms.github.events import CHECK_NAME, CURRENT_HEAD, EventRules, parse
+
+log = logging.getLogger("bot.platforms.github")
+T = TypeVar("T")
+MAX_RUNS = 256  # fetched jobs awaiting their post
+
+
+@dataclass
+class _Run:
+    """What one job's fetch learnt that its post needs."""
+
+    repo: str
+    number: int
+    installation: int | None
+    head: str
+    base: str
+    diffs: dict[str, ChangedFile] = field(default_factory=dict)
+    check_run: int | None = None
+
+
+def changed_file(entry: dict[str, Any]) -> ChangedFile | SkippedFile | None:
+    """One entry of the PR's files -> what the review reads, or why it cannot. GitHub
+    leaves ``patch`` out for binary files and for diffs too large to show."""
+    path = str(entry["filename"])
+    status = entry.get("status")
+    old = entry.get("previous_filename")
+    patch = entry.get("patch")
+    if status == "removed":
+        return ChangedFile(path, FileStatus.deleted, whole_file=True)
+    if patch is None:
+        if int(entry.get("changes") or 0) == 0:
+            # Nothing changed in the text (a pure rename) or a binary file.
+            return None if status == "renamed" else ChangedFile(path, FileStatus.binary)
+        return SkippedFile(
+            path,
+            SkipReason.no_diff,
+            f"not reviewed: GitHub sent no diff for it ({entry.get('changes')} changed lines, "
+            "too large to show)",
+        )
+    header = f"--- {'/dev/null' if status == 'added' else 'a/' + (old or path)}\n+++ b/{path}\n"
+    try:
+        (parsed,) = parse_diff(header + patch + ("" if patch.endswith("\n") else "\n"))
+    except (DiffError, ValueError) as exc:
+        return SkippedFile(
+            path, SkipReason.no_diff, f"not reviewed: GitHub's patch did not parse ({exc})"
+        )
+    kind = {"added": FileStatus.added, "renamed": FileStatus.renamed}.get(
+        str(status), FileStatus.modified
+    )
+    return ChangedFile(
+        path,
+        kind,
+        old_path=old if kind is FileStatus.renamed else None,
+        added_lines=parsed.added_lines,
+        hunks=parsed.hunks,
+        whole_file=kind is FileStatus.added,
+        removed_lines=parsed.removed_lines,
+        base_hunks=parsed.base_hunks,
+    )
+
+
+def diffs_of(entries: list[dict[str, Any]]) -> tuple[list[ChangedFile], list[SkippedFile]]:
+    files: list[ChangedFile] = []
+    skipped: list[SkippedFile] = []
+    for entry in entries:
+        got = changed_file(entry)
+        if isinstance(got, ChangedFile):
+            files.append(got)
+        elif isinstance(got, SkippedFile):
+            skipped.append(got)
+    return files, skipped
+
+
+class GitHubAdapter:
+    name = "github"
+
+    def __init__(
+        self,
+        settings: GitHubConfig,
+        *,
+        fail_on: str = "off",
+        dry_run: bool = False,
+        on_request: RequestHook | None = None,
+        client: GitHubClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.rules = EventRules.from_config(settings)
+        self.client = client or GitHubClient(
+            settings.api_url,
+            token=settings.token.get_secret_value() if settings.token else None,
+            app_id=settings.app_id,
+            private_key=settings.private_key.get_secret_value() if settings.private_key else None,
+            on_request=on_request,
+        )
+        self.fail_on = Severity.parse(fail_on)
+        self._writes = not dry_run
+        self._runs: dict[int, _Run] = {}
+        self._said_no_checks = False
+
+    @property
+    def has_credentials(self) -> bool:
+        return True  # the config refuses an enabled GitHub without them
+
+    def routes(self) -> list[WebhookRoute]:
+        return [WebhookRoute("POST", "/webhooks/github", self.parse_webhook)]
+
+    def background_tasks(self) -> list[BackgroundTask]:
+        return []
+
+    def parse_webhook(self, headers: Headers, body: bytes) -> ParsedEvent | Ignored:
+        return parse(self.rules, headers, body)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    # --- fetch ------------------------------------------------------------------------------
+
+    async def fetch(self, job: Job) -> Change:
+        p = job.payload
+        repo, number, inst = str(p["repo"]), int(p["number"]), p.get("installation")
+        c = self.client
+        if p.get("comment_id") is not None and self._writes:
+            await self._call(c.react, inst, repo, int(p["comment_id"]), "eyes")
+        head, base = p.get("head"), p.get("base")
+        if head is None or base is None or job.key.revision == CURRENT_HEAD:
+            pr = await self._call(c.pull, inst, repo, number)
+            if pr.get("state") == "closed":
+                raise PermanentError(f"GitHub: {repo}#{number} is closed", 409)
+            head = head if job.key.revision != CURRENT_HEAD and head else str(pr["head"]["sha"])
+            base = str(pr["base"]["sha"])
+        run = _Run(repo, number, inst, str(head), str(base))
+        self._remember(job.id, run)
+        if self._writes:
+            run.check_run = await self._start_check(run)
+        files, skipped = diffs_of(await self._call(c.files, inst, repo, number))
+        run.diffs = {f.path: f for f in files}
+        repo_config = await self._call(c.contents, inst, repo, REPO_CONFIG_PATH, run.base)
+
+        def read(path: str) -> bytes:
+            data = c.contents(inst, repo, path, run.head)
+            if data is None:
+                raise IntakeError(f"GitHub: {path} is not in {repo} at {run.head}")
+            return data
+
+        def read_base(path: str) -> bytes:
+            data = c.contents(inst, repo, path, run.base)
+            if data is None:
+                raise IntakeError(f"GitHub: {path} is not in {repo} at {run.base}")
+            return data
+
+        return Change(files, read, read_base, skipped=tuple(skipped), repo_config=repo_config)
+
+    def _remember(self, job_id: int, run: _Run) -> None:
+        # A dry run or a failed job never posts, so its entry is never popped: keep few.
+        self._runs[job_id] = run
+        while len(self._runs) > MAX_RUNS:
+            self._runs.pop(next(iter(self._runs)))
+
+    async def _start_check(self, run: _Run) -> int | None:
+        if not self.client.is_app:
+            if not self._said_no_checks:
+                log.info("token auth cannot create check runs; skipping them")
+                self._said_no_checks = True
+            return None
+        body = {
+            "name": CHECK_NAME,
+            "head_sha": run.head,
+            "status": "in_progress",
+            "external_id": str(run.number),
+            "started_at": _now(),
+        }
+        return await self._call(self.client.create_check_run, run.installation, run.repo, body)
+
+    # --- post -------------------------------------------------------------------------------
+
+    async def post(self, job: Job, plan: ReviewPlan) -> dict[str, Any]:
+        run = self._runs.pop(job.id, None)
+        if run is None:
+            raise PermanentError("GitHub: post without a fetch in this process")  # a bug
+        c, inst = self.client, run.installation
+        comments = await self._call(c.review_comments, inst, run.repo, run.number)
+        already = render.posted(comments)
+        draft = render.draft(
+            plan,
+            run.diffs,
+            already,
+            commit_id=run.head,
+            event=self.settings.review_event,
+            max_inline=self.settings.max_inline,
+        )
+        if draft is not None and draft.listed:
+            # Findings that went in a review body carry no comment; their marker is in it.
+            reviews = await self._call(c.reviews, inst, run.repo, run.number)
+            listed = render.listed(str(r.get("body") or "") for r in reviews)
+            draft = render.draft(
+                plan,
+                run.diffs,
+                {*already, *listed},
+                commit_id=run.head,
+                event=self.settings.review_event,
+                max_inline=self.settings.max_inline,
+            )
+        review_id = None
+        if draft is not None:
+            review_id = await self._post_review(run, draft)
+        fixed = render.fixed(plan, already, render.answered(comments))
+        if fixed:
+            await self._answer_fixed(run, fixed)
+        new = 0 if draft is None else len(draft.inline) + len(draft.listed)
+        if run.check_run is not None:
+            await self._finish_check(run, plan, new)
+        return {
+            "posted": review_id is not None,
+            "review_id": review_id,
+            "comments": 0 if draft is None else len(draft.inline),
+            "in_body": 0 if draft is None else len(draft.listed),
+            "already_posted": len(plan.comments) - new,
+            "fixed": len(fixed),
+        }
+
+    async def _post_review(self, run: _Run, draft: render.Draft) -> int:
+        c = self.client
+        try:
+            made = await self._call(
+                c.create_review, run.installation, run.repo, run.number, draft.request()
+            )
+        except Unprocessable as exc:
+            # One bad comment sinks the review; usually a push landed since the fetch.
+            log.warning("review refused (%s); re-reading the diff", exc.message)
+            files, _ = diffs_of(await self._call(c.files, run.installation, run.repo, run.number))
+            draft = render.revalidate(draft, {f.path: f for f in files})
+            made = await self._call(
+                c.create_review, run.installation, run.repo, run.number, draft.request()
+            )
+        return int(made["id"])
+
+    async def _answer_fixed(self, run: _Run, fixed: list[tuple[str, Any]]) -> None:
+        c, inst = self.client, run.installation
+        threads = await self._call(c.review_threads, inst, run.repo, run.number)
+        for fp, comment in fixed:
+            await self._call(
+                c.reply,
+                inst,
+                run.repo,
+                run.number,
+                int(comment["id"]),
+                render.fixed_reply(fp, run.head),
+            )
+            thread = threads.get(int(comment["id"]))
+            if thread is not None and not thread[1]:
+                await self._call(c.resolve_thread, inst, thread[0])
+
+    async def _finish_check(self, run: _Run, plan: ReviewPlan, new: int) -> None:
+        assert run.check_run is not None
+        body = {
+            "status": "completed",
+            "conclusion": render.check_conclusion(plan, self.fail_on),
+            "completed_at": _now(),
+            "output": render.check_output(plan, new),
+        }
+        await self._call(
+            self.client.update_check_run, run.installation, run.repo, run.check_run, body
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,143 @@
+"""`review-bot serve` with GitHub enabled against the fake GitHub: config, signed
+deliveries built from the real webhook payloads, and waits on the job store."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.model import JobState
+from bot.platforms.github.events import signature
+from bot.service.store.sqlite import SqliteJobStore
+from tests.fakes.github import FakeGitHub
+from tests.fakes.serve_process import ServeProcess
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
+SECRET = "It's a Secret to Everybody"
+REPO = "Codertocat/Hello-World"
+
+
+def payload(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return copy.deepcopy(data)
+
+
+def pr_event(action: str, number: int, head: str, base: str, **pr: Any) -> dict[str, Any]:
+    name = {"opened": "pull_request.opened", "synchronize": "pull_request.synchronize"}.get(
+        action, "pull_request.reopened"
+    )
+    data = payload(name)
+    data["action"] = action
+    data["number"] = number
+    data["pull_request"].update(number=number, **pr)
+    data["pull_request"]["head"]["sha"] = head
+    data["pull_request"]["base"]["sha"] = base
+    return data
+
+
+def comment_event(
+    number: int, body: str, association: str, login: str = "someone"
+) -> dict[str, Any]:
+    data = payload("issue_comment.created")
+    data["issue"]["number"] = number
+    # The real examples are on issues; a PR comment carries issue.pull_request.
+    data["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{number}"}
+    data["comment"].update(body=body, author_association=association, id=4242)
+    data["comment"]["user"].update(login=login, type="User")
+    return data
+
+
+class GitHubService:
+    def __init__(
+        self, tmp: Path, fake: FakeGitHub, *, auth: str = "token", extra: str = ""
+    ) -> None:
+        self.tmp = tmp
+        self.fake = fake
+        (tmp / "secret").write_text(SECRET)
+        lines = [
+            f"storage: {{url: 'sqlite:///{tmp / 'bot.db'}'}}",
+            "server: {shutdown_grace_seconds: 5}",
+            "workers: {analysis_processes: 1, backoff_base_seconds: 0.2, backoff_cap_seconds: 1}",
+            "logging: {json: true}",
+            "platforms:",
+            "  github:",
+            "    enabled: true",
+            f"    api_url: '{fake.base_url}'",
+            "    webhook_secret_file: secret",
+        ]
+        if auth == "token":
+            (tmp / "token").write_text("test-token")
+            lines.append("    token_file: token")
+        else:
+            lines += ["    app_id: 2", "    private_key_file: app.pem"]
+        self.config = tmp / "config.yaml"
+        self.config.write_text("\n".join(lines) + "\n" + extra)
+        self.server = ServeProcess(self.config, tmp)
+
+    def __enter__(self) -> GitHubService:
+        try:
+            self.server.wait_ready()
+        except RuntimeError:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.stop()
+        self.server.reap()
+
+    def send(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        delivery: str | None = None,
+        sign: Callable[[bytes], str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(data).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+            "X-Hub-Signature-256": (sign or (lambda b: signature(SECRET.encode(), b)))(body),
+            "User-Agent": "GitHub-Hookshot/test",
+        }
+        request = urllib.request.Request(
+            self.server.url + "/webhooks/github", data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def store(self) -> SqliteJobStore:
+        return SqliteJobStore(f"sqlite:///{self.tmp / 'bot.db'}")
+
+    def wait_job(self, job_id: int, timeout: float = 60.0) -> Any:
+        """The job once it is finished (done, failed or dead)."""
+        deadline = time.monotonic() + timeout
+        store = self.store()
+        try:
+            while time.monotonic() < deadline:
+                job = store.get(job_id)
+                if job is not None and job.state in (JobState.done, JobState.failed, JobState.dead):
+                    return job
+                time.sleep(0.05)
+        finally:
+            store.close()
+        raise AssertionError(f"job {job_id} did not finish:\n{self.server.output()[-3000:]}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.server.url + "/metrics", timeout=5) as reply:
+            return str(reply.read().decode())
