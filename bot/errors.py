@@ -40,7 +40,12 @@ class DiffError(InputError):
 
     def __init__(self, message: str, line: int) -> None:
         super().__init__(f"malformed diff at line {line}: {message}")
+        self.message = message
         self.line = line
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (the analysis pool): pickle by constructor.
+        return (type(self), (self.message, self.line))
 
 
 class YamlError(InputError):
@@ -51,6 +56,19 @@ class YamlError(InputError):
         super().__init__(f"{where}: {message}")
         self.path = str(path)
         self.line = line
+        self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # args may have been replaced by a longer text (load_config's list of errors).
+        return (_rebuilt, (type(self), self.path, self.line, self.message, self.args))
+
+
+def _rebuilt(
+    cls: type[YamlError], path: str, line: int | None, message: str, args: tuple[object, ...]
+) -> YamlError:
+    err = cls(path, line, message)
+    err.args = args
+    return err
 
 
 # --- platforms ---------------------------------------------------------------------------------
@@ -64,6 +82,9 @@ class PlatformError(ReviewBotError):
         self.message = message
         self.status = status
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.status))
+
 
 class WebhookRejected(PlatformError):
     """A delivery we will not accept (bad signature, bad JSON...): answer ``status``."""
@@ -71,6 +92,9 @@ class WebhookRejected(PlatformError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{status}: {reason}", status)
         self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.status, self.reason))
 
     status: int
 
@@ -83,6 +107,9 @@ class TransientError(PlatformError):
     ) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.retry_after, self.status))
 
 
 class PermanentError(PlatformError):
@@ -100,6 +127,9 @@ class StoreError(ReviewBotError):
         self.url = url
         self.reason = reason
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.url, self.reason))
+
 
 class LeaseLost(ReviewBotError):
     """The caller no longer holds the job's lease (expired and taken by another worker)."""
@@ -108,3 +138,6 @@ class LeaseLost(ReviewBotError):
         super().__init__(f"job {job_id}: not leased by {owner!r} (lease expired or job finished)")
         self.job_id = job_id
         self.owner = owner
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.job_id, self.owner))

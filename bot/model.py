@@ -149,6 +149,8 @@ class Change:
     skipped: tuple[SkippedFile, ...] = ()
     # The repository's own settings file, read at the base revision (config/repo.py).
     repo_config: bytes | None = None
+    # What the review must say about the change as a whole (files past a platform's cap).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

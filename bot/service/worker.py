@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.config.models import Config
-from bot.config.repo import with_repo_config
+from bot.config.repo import REPO_CONFIG_PATH, with_repo_config
 from bot.core.plan import plan_to_json
 from bot.core.sources import snapshot
 from bot.errors import InputError, LeaseLost, PermanentError, TransientError
-from bot.model import Job, JobState
+from bot.model import Change, Job, JobState, ReviewPlan
 from bot.platforms.base import AdapterRegistry, PlatformAdapter
 from bot.service.analysis import default_analysis_executor, plan_in_child
 from bot.service.logs import job_fields
@@ -277,26 +277,39 @@ class Worker:
             return "lease_lost"
         return None
 
+    async def _plan(self, change: Change, config: Config) -> ReviewPlan:
+        options = config.check_options()
+        snap = await asyncio.to_thread(snapshot, change, options)  # readers may block
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._analysis_executor(), plan_in_child, snap, config, options, self._cwd
+        )
+
     async def _attempt(self, job: Job) -> str:
         stop = await self._still_ours(job)
         if stop is not None:
             return stop
         platform = job.key.platform
         adapter = self.adapters.get(platform)  # KeyError: no such adapter, fails the job
-        config = self.config.for_project(platform, job.key.project)
+        team = self.config.for_project(platform, job.key.project)
         change = await adapter.fetch(job)
         # The repository's own settings (read at the base revision); a broken file is
         # named in the review, and the team's settings apply.
-        config, repo_error = with_repo_config(config, change.repo_config)
-        options = config.check_options()
-        snap = await asyncio.to_thread(snapshot, change, options)  # readers may block
-        loop = asyncio.get_running_loop()
-        plan = await loop.run_in_executor(
-            self._analysis_executor(), plan_in_child, snap, config, options, self._cwd
-        )
+        config, repo_error = with_repo_config(team, change.repo_config)
+        try:
+            plan = await self._plan(change, config)
+        except InputError as exc:
+            if config is team:
+                raise
+            # Valid YAML that the rules refuse (a rule id that does not exist, say).
+            repo_error = f"{REPO_CONFIG_PATH}: {exc}"
+            config = team
+            plan = await self._plan(change, config)
+        notes = list(change.notes)
         if repo_error is not None:
-            note = f"{repo_error} (the repository's settings were not applied)"
-            plan = replace(plan, summary=replace(plan.summary, notes=(*plan.summary.notes, note)))
+            notes.append(f"{repo_error} (the repository's settings were not applied)")
+        if notes:
+            plan = replace(plan, summary=replace(plan.summary, notes=(*plan.summary.notes, *notes)))
         for comment in plan.comments:
             self.metrics.findings.labels(comment.rule_id).inc()
         if not adapter.has_credentials or self.config.is_dry_run(platform):

@@ -34,6 +34,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +106,7 @@ class Failure:
     headers: dict[str, str]
     times: int
     after_effect: bool  # do the request's work, then answer the failure
+    then: Callable[[], object] | None = None  # runs when the failure is answered
 
 
 @dataclass
@@ -130,6 +132,7 @@ class Recorded:
     body: Any
     auth: str
     status: int = 0
+    at: float = field(default_factory=time.monotonic)
 
 
 class FakeGitHub:
@@ -234,20 +237,24 @@ class FakeGitHub:
         *,
         times: int = 1,
         after_effect: bool = False,
+        then: Callable[[], object] | None = None,
     ) -> None:
         """The next ``times`` requests of ``method`` whose path matches ``path`` (a regex,
         searched) answer ``status``."""
         message = {"message": "Server Error"} if body is None else body
         self.failures.append(
-            Failure(method, re.compile(path), status, message, headers or {}, times, after_effect)
+            Failure(
+                method, re.compile(path), status, message, headers or {}, times, after_effect, then
+            )
         )
 
     def rate_limit(self, method: str, path: str, *, secondary: bool = False) -> None:
         if secondary:
+            # Secondary limits come as 403 or 429, with Retry-After.
             self.fail(
                 method,
                 path,
-                403,
+                429,
                 {
                     "message": "You have exceeded a secondary rate limit. Please wait a few "
                     "minutes before you try again.",
@@ -361,6 +368,8 @@ class FakeGitHub:
             for f in self.failures:
                 if f.times > 0 and f.method == request.method and f.path.search(request.path):
                     f.times -= 1
+                    if f.then is not None:
+                        f.then()
                     return f
         return None
 

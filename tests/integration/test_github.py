@@ -163,3 +163,218 @@ def test_recheck_by_a_member_reacts_and_runs_an_outsider_is_ignored(
     assert [(r["content"], r["comment"]) for r in fake.reactions] == [("eyes", 4242)]
     (review,) = review_bodies(fake)
     assert review["commit_id"] == pr.head  # the head, read when the job ran
+
+
+MOVED_BASE = (
+    BASE_TEST
+    + """
+    def test_old(self):
+        server = self.api.get_servers()[0]
+        self.assertEqual('ACTIVE', server['status'])
+"""
+)
+# The same test, moved above test_list and renamed: its lines are added lines.
+MOVED_HEAD = BASE_TEST.replace(
+    "    def test_list(self):",
+    """    def test_renamed(self):
+        server = self.api.get_servers()[0]
+        self.assertEqual('ACTIVE', server['status'])
+
+    def test_list(self):""",
+)
+
+
+def test_code_moved_within_the_pr_gets_no_comment(tmp_path: Path, fake: FakeGitHub) -> None:
+    pr = fake.open_pr(REPO, 7, {TEST: MOVED_BASE}, {TEST: MOVED_HEAD})
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done, job.last_error
+        assert job.result["plan"]["summary"]["in_base"] == 1
+    assert review_bodies(fake) == []
+    # The base was read at the base sha: the baseline needs it.
+    assert any(r.query.get("ref") == pr.base for r in fake.calls("GET", "/contents/" + TEST))
+
+
+def test_a_500_after_the_review_was_stored_posts_it_once(tmp_path: Path, fake: FakeGitHub) -> None:
+    pr = open_pr(fake)
+    # GitHub stored the review, then answered 500: a blind retry would post it twice.
+    fake.fail("POST", r"/pulls/7/reviews$", 500, after_effect=True)
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done and job.attempts == 2, job.last_error
+        assert job.result["posted"]["already_posted"] == 1
+    assert len(fake.calls("POST", r"/pulls/7/reviews$")) == 1  # PyGithub did not re-send it
+    assert len(fake.pulls[(REPO, 7)].reviews) == 1
+
+
+def test_a_500_before_anything_was_stored_is_retried_by_the_store(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    pr = open_pr(fake)
+    fake.fail("POST", r"/pulls/7/reviews$", 502)
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done and job.attempts == 2, job.last_error
+        assert job.result["posted"]["comments"] == 1
+    assert len(fake.pulls[(REPO, 7)].reviews) == 1
+
+
+def test_a_422_moves_the_comment_that_no_longer_fits_into_the_body(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    pr = open_pr(fake, head=HEAD_TEST.replace("'ACTIVE'", "'BUILD'"))
+    # A push lands between fetch and post: the commented lines leave the diff.
+    fake.fail(
+        "POST",
+        r"/pulls/7/reviews$",
+        422,
+        {"message": "Unprocessable Entity", "errors": ["Line could not be resolved"]},
+        then=lambda: fake.push(REPO, 7, {TEST: BASE_TEST, "README": "y\n"}),
+    )
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done, job.last_error
+        assert job.result["posted"]["in_body"] == 1
+    (review,) = review_bodies(fake)
+    assert review["comments"] == []
+    assert f"`{TEST}:11` **unchecked-first-element**" in review["body"]
+    assert "the diff changed while the review was being posted" in review["body"]
+
+
+def test_a_422_that_names_no_comment_moves_them_all(tmp_path: Path, fake: FakeGitHub) -> None:
+    pr = open_pr(fake)
+    fake.fail("POST", r"/pulls/7/reviews$", 422, {"message": "Unprocessable Entity", "errors": []})
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        assert svc.wait_job(answer["job_id"]).result["posted"]["in_body"] == 1
+    (review,) = review_bodies(fake)
+    assert review["comments"] == [] and "**unchecked-first-element**" in review["body"]
+
+
+@pytest.mark.parametrize("secondary", [False, True], ids=["primary", "secondary"])
+def test_a_rate_limit_waits_then_posts_once(
+    tmp_path: Path, fake: FakeGitHub, secondary: bool
+) -> None:
+    pr = open_pr(fake)
+    fake.rate_limit("POST", r"/pulls/7/reviews$", secondary=secondary)
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done and job.attempts == 2, job.last_error
+    limited, posted = fake.calls("POST", r"/pulls/7/reviews$")
+    assert (limited.status, posted.status) == (403 if not secondary else 429, 200)
+    # Not before the wait the answer named (1 s, or the reset second).
+    assert posted.at - limited.at >= 0.9
+    assert len(fake.pulls[(REPO, 7)].reviews) == 1
+
+
+def test_a_pr_of_3000_files_is_read_in_30_pages(tmp_path: Path, fake: FakeGitHub) -> None:
+    others = {f"src/mod{i}.py": f"x = {i}\n" for i in range(3001)}
+    pr = fake.open_pr(REPO, 7, {TEST: BASE_TEST}, {TEST: HEAD_TEST, **others})
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done, job.last_error
+    pages = fake.calls("GET", r"/pulls/7/files$")
+    assert len(pages) == 30 and pages[0].query["per_page"] == "100"
+    (review,) = review_bodies(fake)
+    assert "GitHub lists at most 3,000 files" in review["body"]
+    # The test file sorts first, so it is within the cap and reviewed.
+    assert len(review["comments"]) == 1
+
+
+def test_a_file_without_patch_is_named_once_as_not_reviewed(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    pr = open_pr(fake, drop_patch={TEST})
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        svc.wait_job(answer["job_id"])
+        head = fake.push(REPO, 7, {TEST: HEAD_TEST + "\n", "README": "x\n"})
+        _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
+        svc.wait_job(answer["job_id"])
+    (review,) = review_bodies(fake)  # said once, not on every push
+    assert review["comments"] == []
+    assert f"`{TEST}`: not reviewed: GitHub sent no diff for it" in review["body"]
+    assert not fake.calls("GET", "/contents/" + TEST)
+
+
+def test_the_base_repo_config_applies_and_the_head_one_is_ignored(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    head_test = HEAD_TEST.replace(
+        "integrated_helpers._IntegratedTestBase):\n",
+        "integrated_helpers._IntegratedTestBase):\n    microversion = 'latest'\n",
+    )
+    pr = fake.open_pr(
+        REPO,
+        7,
+        {
+            TEST: BASE_TEST,
+            ".review-bot.yaml": "rules:\n  severity:\n    latest-microversion: warning\n",
+        },
+        {
+            TEST: head_test,
+            ".review-bot.yaml": "rules:\n  severity:\n    unchecked-first-element: 'off'\n",
+        },
+    )
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        job = svc.wait_job(answer["job_id"])
+        assert job.state is JobState.done, job.last_error
+    (review,) = review_bodies(fake)
+    rules = sorted(
+        re.findall(r"\*\*([a-z-]+)\*\*", " ".join(c["body"] for c in review["comments"]))
+    )
+    assert rules == ["latest-microversion", "unchecked-first-element"]
+    (read,) = fake.calls("GET", r"/contents/\.review-bot\.yaml$")
+    assert read.query["ref"] == pr.base
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("review:\n  min_severity: loud\n", ".review-bot.yaml:2: review.min_severity:"),
+        ("rules:\n  severity: {no-such-rule: error}\n", "no-such-rule: no such rule"),
+        ("storage: {url: 'sqlite:///x'}\n", ".review-bot.yaml:1: storage: unknown key"),
+    ],
+    ids=["bad-value", "unknown-rule", "team-only-key"],
+)
+def test_a_broken_repo_config_is_named_and_the_team_config_applies(
+    tmp_path: Path, fake: FakeGitHub, text: str, error: str
+) -> None:
+    pr = fake.open_pr(
+        REPO,
+        7,
+        {TEST: BASE_TEST, ".review-bot.yaml": text},
+        {TEST: HEAD_TEST},
+    )
+    with GitHubService(tmp_path, fake) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+        svc.wait_job(answer["job_id"])
+    (review,) = review_bodies(fake)
+    assert len(review["comments"]) == 1
+    assert error in review["body"] and "settings were not applied" in review["body"]
+
+
+def test_drafts_wait_unless_configured(tmp_path: Path, fake: FakeGitHub) -> None:
+    pr = open_pr(fake, draft=True)
+    with GitHubService(tmp_path, fake) as svc:
+        status, answer = svc.send(
+            "pull_request", pr_event("opened", 7, pr.head, pr.base, draft=True)
+        )
+        assert (status, answer["status"]) == (202, "ignored") and "draft" in answer["reason"]
+        _, answer = svc.send("pull_request", pr_event("ready_for_review", 7, pr.head, pr.base))
+        assert answer["status"] == "queued"
+        svc.wait_job(answer["job_id"])
+    assert len(review_bodies(fake)) == 1
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    extra = "    review_drafts: true\n"
+    with GitHubService(drafts, fake, extra=extra) as svc:
+        _, answer = svc.send("pull_request", pr_event("opened", 8, pr.head, pr.base, draft=True))
+        assert answer["status"] == "queued"

@@ -39,6 +39,10 @@ from bot.platforms.github.events import CHECK_NAME, CURRENT_HEAD, EventRules, pa
 log = logging.getLogger("bot.platforms.github")
 T = TypeVar("T")
 MAX_RUNS = 256  # fetched jobs awaiting their post
+MAX_PR_FILES = 3000  # GitHub lists no more of a pull request's files
+CAPPED_NOTE = (
+    "GitHub lists at most 3,000 files of a pull request; test files past them were not reviewed."
+)
 
 
 @dataclass
@@ -168,8 +172,10 @@ class GitHubAdapter:
         self._remember(job.id, run)
         if self._writes:
             run.check_run = await self._start_check(run)
-        files, skipped = diffs_of(await self._call(c.files, inst, repo, number))
+        entries = await self._call(c.files, inst, repo, number)
+        files, skipped = diffs_of(entries)
         run.diffs = {f.path: f for f in files}
+        notes = () if len(entries) < MAX_PR_FILES else (CAPPED_NOTE,)
         repo_config = await self._call(c.contents, inst, repo, REPO_CONFIG_PATH, run.base)
 
         def read(path: str) -> bytes:
@@ -184,7 +190,9 @@ class GitHubAdapter:
                 raise IntakeError(f"GitHub: {path} is not in {repo} at {run.base}")
             return data
 
-        return Change(files, read, read_base, skipped=tuple(skipped), repo_config=repo_config)
+        return Change(
+            files, read, read_base, skipped=tuple(skipped), repo_config=repo_config, notes=notes
+        )
 
     def _remember(self, job_id: int, run: _Run) -> None:
         # A dry run or a failed job never posts, so its entry is never popped: keep few.
@@ -216,29 +224,30 @@ class GitHubAdapter:
         c, inst = self.client, run.installation
         comments = await self._call(c.review_comments, inst, run.repo, run.number)
         already = render.posted(comments)
-        draft = render.draft(
-            plan,
-            run.diffs,
-            already,
-            commit_id=run.head,
-            event=self.settings.review_event,
-            max_inline=self.settings.max_inline,
-        )
-        if draft is not None and draft.listed:
-            # Findings that went in a review body carry no comment; their marker is in it.
-            reviews = await self._call(c.reviews, inst, run.repo, run.number)
-            listed = render.listed(str(r.get("body") or "") for r in reviews)
-            draft = render.draft(
+        settings = self.settings
+
+        def make(carried: set[str], said: set[str]) -> render.Draft | None:
+            return render.draft(
                 plan,
                 run.diffs,
-                {*already, *listed},
+                carried,
                 commit_id=run.head,
-                event=self.settings.review_event,
-                max_inline=self.settings.max_inline,
+                event=settings.review_event,
+                max_inline=settings.max_inline,
+                said=said,
             )
+
+        draft = make(set(already), set())
+        if draft is not None and draft.needs_history:
+            # What went in earlier reviews' bodies has no comment; their markers say it.
+            bodies = [
+                str(r.get("body") or "")
+                for r in await self._call(c.reviews, inst, run.repo, run.number)
+            ]
+            draft = make({*already, *render.listed(bodies)}, render.stated(bodies))
         review_id = None
         if draft is not None:
-            review_id = await self._post_review(run, draft)
+            review_id, draft = await self._post_review(run, draft)
         fixed = render.fixed(plan, already, render.answered(comments))
         if fixed:
             await self._answer_fixed(run, fixed)
@@ -254,7 +263,8 @@ class GitHubAdapter:
             "fixed": len(fixed),
         }
 
-    async def _post_review(self, run: _Run, draft: render.Draft) -> int:
+    async def _post_review(self, run: _Run, draft: render.Draft) -> tuple[int, render.Draft]:
+        """The review's id, and the draft as finally posted."""
         c = self.client
         try:
             made = await self._call(
@@ -268,7 +278,7 @@ class GitHubAdapter:
             made = await self._call(
                 c.create_review, run.installation, run.repo, run.number, draft.request()
             )
-        return int(made["id"])
+        return int(made["id"]), draft
 
     async def _answer_fixed(self, run: _Run, fixed: list[tuple[str, Any]]) -> None:
         c, inst = self.client, run.installation

@@ -50,6 +50,9 @@ class Unprocessable(PermanentError):
         super().__init__(message, 422)
         self.errors = errors
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.errors))
+
 
 def _header(headers: dict[str, Any], name: str) -> str | None:
     value = headers.get(name.lower())

@@ -7,9 +7,10 @@ hunks of the PR's own patch first; one that does not fit goes into the review's 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.core.fingerprint import marker, read_marker
@@ -19,6 +20,7 @@ SUMMARY_MARKER = "<!-- review-bot:summary -->"
 _FIXED_MARKER = "<!-- review-bot:fixed={} -->"
 _FIXED_RE = re.compile(r"<!--\s*review-bot:fixed=([0-9a-f]+)\s*-->")
 _BODY_MARKERS = re.compile(r"<!--\s*review-bot:listed=([0-9a-f,]+)\s*-->")
+_STATED_MARKERS = re.compile(r"<!--\s*review-bot:stated=([0-9a-f,]+)\s*-->")
 # GitHub's limit for a comment or review body is 65,536 characters.
 MAX_BODY = 65_000
 
@@ -60,7 +62,14 @@ class Draft:
     event: str
     inline: tuple[Placed, ...]
     listed: tuple[Unplaced, ...]
-    plan: ReviewPlan = field(repr=False)
+    # Files not reviewed and notes that no earlier review of the bot has stated.
+    skipped: tuple[SkippedFile, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def needs_history(self) -> bool:
+        """Whether earlier reviews' bodies may already say part of this one."""
+        return bool(self.listed or self.skipped or self.notes)
 
     def request(self) -> dict[str, Any]:
         return {
@@ -99,14 +108,26 @@ def answered(comments: Iterable[Mapping[str, Any]]) -> set[str]:
     return {m.group(1) for c in comments if (m := _FIXED_RE.search(str(c.get("body") or "")))}
 
 
+def _marked(pattern: re.Pattern[str], bodies: Iterable[str]) -> set[str]:
+    return {v for body in bodies for m in pattern.finditer(body) for v in m.group(1).split(",")}
+
+
 def listed(review_bodies: Iterable[str]) -> set[str]:
     """Fingerprints earlier reviews listed in their body (findings that could not go inline)."""
-    return {
-        fp
-        for body in review_bodies
-        for m in _BODY_MARKERS.finditer(body)
-        for fp in m.group(1).split(",")
-    }
+    return _marked(_BODY_MARKERS, review_bodies)
+
+
+def stated(review_bodies: Iterable[str]) -> set[str]:
+    """Keys of the skipped files and notes earlier reviews have already said."""
+    return _marked(_STATED_MARKERS, review_bodies)
+
+
+def statement_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _skip_key(s: SkippedFile) -> str:
+    return statement_key(f"{s.path}\0{s.reason}")
 
 
 def fixed(
@@ -214,11 +235,17 @@ def draft(
     commit_id: str,
     event: str = "COMMENT",
     max_inline: int = 30,
+    said: Iterable[str] = (),
 ) -> Draft | None:
-    """The review of the plan's new findings, or None when there is nothing new to say."""
-    said = set(already)
-    new = [c for c in plan.comments if c.fingerprint not in said]
-    if not new:
+    """The review of what the plan has that the PR does not carry yet (``already``: the
+    fingerprints it carries; ``said``: the statements earlier reviews made), or None when
+    there is nothing new to say."""
+    known = set(already)
+    new = [c for c in plan.comments if c.fingerprint not in known]
+    said_keys = set(said)
+    skipped = tuple(s for s in plan.summary.skipped if _skip_key(s) not in said_keys)
+    notes = tuple(n for n in plan.summary.notes if statement_key(n) not in said_keys)
+    if not (new or skipped or notes):
         return None
     inline: list[Placed] = []
     out: list[Unplaced] = []
@@ -230,7 +257,7 @@ def draft(
             out.append(Unplaced(c, f"past github.max_inline ({max_inline})"))
         else:
             inline.append(where)
-    return Draft(commit_id, event, tuple(inline), tuple(out), plan)
+    return Draft(commit_id, event, tuple(inline), tuple(out), skipped, notes)
 
 
 def revalidate(d: Draft, diffs: Mapping[str, ChangedFile]) -> Draft:
@@ -246,6 +273,8 @@ def revalidate(d: Draft, diffs: Mapping[str, ChangedFile]) -> Draft:
 
 
 def _counts(comments: Sequence[Comment]) -> str:
+    if not comments:
+        return "review-bot: no new findings."
     by_sev: dict[Severity, int] = {}
     by_rule: dict[str, int] = {}
     for c in comments:
@@ -275,19 +304,22 @@ def review_body(d: Draft) -> str:
             for u in d.listed
         ]
         parts.append("**Not inline:**\n" + "\n".join(rows))
-    skipped = not_reviewed(d.plan.summary.skipped)
-    if skipped:
-        parts.append(skipped)
-    parts += [f"**Note:** {n}" for n in d.plan.summary.notes]
-    tail = SUMMARY_MARKER
+    if d.skipped:
+        parts.append(not_reviewed(d.skipped))
+    parts += [f"**Note:** {n}" for n in d.notes]
+    tail = [SUMMARY_MARKER]
     if d.listed:
-        tail += "\n<!-- review-bot:listed={} -->".format(
-            ",".join(u.comment.fingerprint for u in d.listed)
+        tail.append(
+            f"<!-- review-bot:listed={','.join(u.comment.fingerprint for u in d.listed)} -->"
         )
+    keys = [_skip_key(s) for s in d.skipped] + [statement_key(n) for n in d.notes]
+    if keys:
+        tail.append(f"<!-- review-bot:stated={','.join(keys)} -->")
+    end = "\n".join(tail)
     body = "\n\n".join(parts)
-    if len(body) + len(tail) > MAX_BODY:
-        body = body[: MAX_BODY - len(tail) - 40] + "\n\n… (cut at GitHub's size limit)"
-    return f"{body}\n\n{tail}"
+    if len(body) + len(end) > MAX_BODY:
+        body = body[: MAX_BODY - len(end) - 40] + "\n\n… (cut at GitHub's size limit)"
+    return f"{body}\n\n{end}"
 
 
 # --- the check run -------------------------------------------------------------------------
