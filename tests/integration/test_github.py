@@ -4,6 +4,7 @@ GitHub's own webhook examples, and the fake GitHub of tests/fakes/github.py."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -378,3 +379,129 @@ def test_drafts_wait_unless_configured(tmp_path: Path, fake: FakeGitHub) -> None
     with GitHubService(drafts, fake, extra=extra) as svc:
         _, answer = svc.send("pull_request", pr_event("opened", 8, pr.head, pr.base, draft=True))
         assert answer["status"] == "queued"
+
+
+def app_key(tmp: Path) -> str:
+    """A fresh RSA key for the App: its PEM goes to the service, its public half to the fake."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (tmp / "app.pem").write_bytes(pem)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return public.decode()
+
+
+def test_app_auth_uses_installation_tokens_and_a_check_run(tmp_path: Path) -> None:
+    fake = FakeGitHub(token=None, app_id=2, public_key=app_key(tmp_path)).start()
+    try:
+        pr = open_pr(fake)
+        first = pr.head  # push() moves pr.head
+        with GitHubService(tmp_path, fake, auth="app") as svc:
+            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+            assert svc.wait_job(answer["job_id"]).state is JobState.done
+            head = fake.push(REPO, 7, {TEST: HEAD_TEST + "\n", "README": "x\n"})
+            _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
+            job = svc.wait_job(answer["job_id"])
+            assert job.state is JobState.done, job.last_error
+    finally:
+        fake.stop()
+    # One token for both jobs: it is cached per installation.
+    issued = fake.calls("POST", r"/app/installations/1/access_tokens$")
+    assert len(issued) == 1 and issued[0].status == 201
+    assert all(r.auth.startswith("Bearer ") for r in issued)
+    assert not [r for r in fake.requests if r.status == 401]
+    assert fake.schema_errors == []
+    runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
+    assert [(r["name"], r["head_sha"], r["status"]) for r in runs] == [
+        ("review-bot", first, "completed"),
+        ("review-bot", head, "completed"),
+    ]
+    assert runs[0]["conclusion"] == "neutral" and runs[0]["external_id"] == "7"
+    assert runs[0]["output"]["title"] == "1 finding (1 new)"
+    assert runs[1]["output"]["title"] == "1 finding (0 new)"
+    # in_progress first, completed at the end: a POST then a PATCH per run.
+    created = fake.calls("POST", r"/check-runs$")
+    assert [r.body["status"] for r in created] == ["in_progress", "in_progress"]
+    assert len(fake.calls("PATCH", r"/check-runs/\d+$")) == 2
+
+
+def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
+    fake = FakeGitHub(token=None, app_id=2, public_key=app_key(tmp_path)).start()
+    try:
+        pr = open_pr(fake)
+        extra = "review: {fail_on: warning}\n"
+        with GitHubService(tmp_path, fake, auth="app", extra=extra) as svc:
+            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+            first = svc.wait_job(answer["job_id"])
+            rerun = payload("check_run.rerequested")
+            rerun["check_run"].update(name="review-bot", head_sha=pr.head, external_id="7")
+            rerun["check_run"]["app"]["id"] = 2
+            rerun["repository"]["full_name"] = REPO
+            status, answer = svc.send("check_run", rerun)
+            assert (status, answer["status"]) == (202, "queued")
+            second = svc.wait_job(answer["job_id"])
+            assert second.id != first.id and second.state is JobState.done, second.last_error
+            # Another app's run is not ours to re-run.
+            rerun["check_run"]["app"]["id"] = 99
+            assert svc.send("check_run", rerun)[1]["status"] == "ignored"
+    finally:
+        fake.stop()
+    runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
+    assert [r["conclusion"] for r in runs] == ["failure", "failure"]  # review.fail_on: warning
+    assert len(fake.pulls[(REPO, 7)].reviews) == 1  # the re-run found nothing new to post
+
+
+def test_github_enterprise_server_api_url(tmp_path: Path) -> None:
+    fake = FakeGitHub(prefix="/api/v3").start()
+    try:
+        pr = open_pr(fake)
+        with GitHubService(tmp_path, fake) as svc:
+            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+            svc.wait_job(answer["job_id"])
+            head = fake.push(REPO, 7, {TEST: FIXED_TEST, "README": "x\n"})
+            _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
+            job = svc.wait_job(answer["job_id"])
+            assert job.result["posted"]["fixed"] == 1, job.last_error
+    finally:
+        fake.stop()
+    paths = {r.path for r in fake.requests}
+    assert "/api/v3/repos/Codertocat/Hello-World/pulls/7/reviews" in paths
+    assert "/api/graphql" in paths  # GraphQL beside /api/v3, not under it
+    assert all(p.startswith(("/api/v3/", "/api/graphql")) for p in paths)
+    assert fake.pulls[(REPO, 7)].threads[0]["isResolved"]
+
+
+def test_an_installation_token_is_renewed_five_minutes_before_it_expires(tmp_path: Path) -> None:
+    from bot.platforms.github.client import GitHubClient
+
+    fake = FakeGitHub(token=None, app_id=2, public_key=app_key(tmp_path)).start()
+    now = [time.time()]
+    try:
+        client = GitHubClient(
+            fake.base_url,
+            app_id=2,
+            private_key=(tmp_path / "app.pem").read_text(),
+            clock=lambda: now[0],
+        )
+        open_pr(fake)
+        client.pull(1, REPO, 7)
+        client.pull(1, REPO, 7)
+        now[0] += 3600 - 301  # 5 min 1 s before the expiry: still good
+        client.pull(1, REPO, 7)
+        now[0] += 2  # within five minutes of it: renewed before use, not after a 401
+        client.pull(1, REPO, 7)
+    finally:
+        fake.stop()
+    issued = fake.calls("POST", r"/app/installations/1/access_tokens$")
+    used = [r.auth for r in fake.calls("GET", r"/pulls/7$")]
+    assert len(issued) == 2
+    assert used[0] == used[1] == used[2] != used[3]
+    assert all(r.status == 200 for r in fake.calls("GET", r"/pulls/7$"))

@@ -141,18 +141,24 @@ class GitHubClient:
         on_request: RequestHook | None = None,
         pacer: WritePacer | None = None,
         timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if token is None and (app_id is None or private_key is None):
             raise ValueError("GitHub needs a token, or an App id with its private key")
         self.api_url = api_url.rstrip("/")
         self._token = token
         self._timeout = timeout
+        self._clock = clock  # epoch seconds, which token expiry is compared with
         self._on_request = on_request or (lambda endpoint, status: None)
         self.pacer = pacer or WritePacer()
         self._app: GithubIntegration | None = None
         if app_id is not None and private_key is not None:
             self._app = GithubIntegration(
-                auth=Auth.AppAuth(app_id, private_key), base_url=self.api_url, timeout=timeout
+                auth=Auth.AppAuth(app_id, private_key),
+                base_url=self.api_url,
+                timeout=int(timeout),
+                seconds_between_requests=None,
+                seconds_between_writes=None,
             )
         self._tokens: dict[int, _Token] = {}
         self._requesters: dict[str, Requester] = {}
@@ -168,7 +174,7 @@ class GitHubClient:
         assert self._app is not None
         with self._lock:
             cached = self._tokens.get(installation)
-            if cached is not None and cached.expires - time.time() > TOKEN_MARGIN:
+            if cached is not None and cached.expires - self._clock() > TOKEN_MARGIN:
                 return cached.value
         endpoint = "POST /app/installations/{id}/access_tokens"
         try:
