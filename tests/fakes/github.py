@@ -106,7 +106,6 @@ class Failure:
     headers: dict[str, str]
     times: int
     after_effect: bool  # do the request's work, then answer the failure
-    then: Callable[[], object] | None = None  # runs when the failure is answered
 
 
 @dataclass
@@ -162,6 +161,7 @@ class FakeGitHub:
         self.requests: list[Recorded] = []
         self.schema_errors: list[str] = []
         self.failures: list[Failure] = []
+        self.hooks: list[tuple[str, re.Pattern[str], Callable[[], object]]] = []
         self._ids = itertools.count(100)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -237,16 +237,18 @@ class FakeGitHub:
         *,
         times: int = 1,
         after_effect: bool = False,
-        then: Callable[[], object] | None = None,
     ) -> None:
         """The next ``times`` requests of ``method`` whose path matches ``path`` (a regex,
         searched) answer ``status``."""
         message = {"message": "Server Error"} if body is None else body
         self.failures.append(
-            Failure(
-                method, re.compile(path), status, message, headers or {}, times, after_effect, then
-            )
+            Failure(method, re.compile(path), status, message, headers or {}, times, after_effect)
         )
+
+    def before(self, method: str, path: str, action: Callable[[], object]) -> None:
+        """Run ``action`` once, before the next matching request is handled (a push that
+        lands between the bot's reads and its post, say)."""
+        self.hooks.append((method, re.compile(path), action))
 
     def rate_limit(self, method: str, path: str, *, secondary: bool = False) -> None:
         if secondary:
@@ -351,6 +353,10 @@ class FakeGitHub:
         if denied is not None:
             record.status = denied.status
             return denied
+        for hook in list(self.hooks):
+            if hook[0] == request.method and hook[1].search(request.path):
+                self.hooks.remove(hook)
+                hook[2]()
         failure = self._failure(request)
         if failure is not None and not failure.after_effect:
             record.status = failure.status
@@ -368,8 +374,6 @@ class FakeGitHub:
             for f in self.failures:
                 if f.times > 0 and f.method == request.method and f.path.search(request.path):
                     f.times -= 1
-                    if f.then is not None:
-                        f.then()
                     return f
         return None
 
@@ -720,7 +724,5 @@ class FakeGitHub:
         return web.json_response({"errors": [{"message": "unsupported query in the fake"}]})
 
 
-def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response(
-        {"message": message, "documentation_url": DOCS, **extra}, status=status
-    )
+def _error(code: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"message": message, "documentation_url": DOCS, **extra}, status=code)

@@ -227,19 +227,16 @@ def test_a_422_moves_the_comment_that_no_longer_fits_into_the_body(
     tmp_path: Path, fake: FakeGitHub
 ) -> None:
     pr = open_pr(fake, head=HEAD_TEST.replace("'ACTIVE'", "'BUILD'"))
-    # A push lands between fetch and post: the commented lines leave the diff.
-    fake.fail(
-        "POST",
-        r"/pulls/7/reviews$",
-        422,
-        {"message": "Unprocessable Entity", "errors": ["Line could not be resolved"]},
-        then=lambda: fake.push(REPO, 7, {TEST: BASE_TEST, "README": "y\n"}),
-    )
+    # A push lands between fetch and post: the commented lines leave the diff, and the
+    # fake answers the review as GitHub does, 422 "Line could not be resolved".
+    fake.before("GET", r"/pulls/7/comments$", lambda: fake.push(REPO, 7, {TEST: BASE_TEST}))
     with GitHubService(tmp_path, fake) as svc:
         _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
         job = svc.wait_job(answer["job_id"])
         assert job.state is JobState.done, job.last_error
         assert job.result["posted"]["in_body"] == 1
+    refused, posted = fake.calls("POST", r"/pulls/7/reviews$")
+    assert refused.status == 422 and posted.status == 200
     (review,) = review_bodies(fake)
     assert review["comments"] == []
     assert f"`{TEST}:11` **unchecked-first-element**" in review["body"]

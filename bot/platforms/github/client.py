@@ -98,10 +98,14 @@ class WritePacer:
     """At most ``per_minute`` writes in any 60 s per installation; the caller's thread waits."""
 
     def __init__(
-        self, per_minute: int = WRITES_PER_MINUTE, clock: Callable[[], float] = time.monotonic
+        self,
+        per_minute: int = WRITES_PER_MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.per_minute = per_minute
         self._clock = clock
+        self._sleep = sleep
         self._sent: dict[object, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -118,7 +122,7 @@ class WritePacer:
                     sent.append(now)
                     return waited
                 pause = 60.0 - (now - sent[0])
-            time.sleep(pause)
+            self._sleep(pause)
             waited += pause
 
 

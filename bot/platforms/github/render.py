@@ -23,6 +23,9 @@ _BODY_MARKERS = re.compile(r"<!--\s*review-bot:listed=([0-9a-f,]+)\s*-->")
 _STATED_MARKERS = re.compile(r"<!--\s*review-bot:stated=([0-9a-f,]+)\s*-->")
 # GitHub's limit for a comment or review body is 65,536 characters.
 MAX_BODY = 65_000
+# Findings one review lists in its body; the rest wait for the next review, so that the
+# list and its markers stay within the body's limit.
+MAX_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Draft:
     # Files not reviewed and notes that no earlier review of the bot has stated.
     skipped: tuple[SkippedFile, ...] = ()
     notes: tuple[str, ...] = ()
+    unlisted: int = 0  # new findings past MAX_LISTED, left for the next review
 
     @property
     def needs_history(self) -> bool:
@@ -257,7 +261,15 @@ def draft(
             out.append(Unplaced(c, f"past github.max_inline ({max_inline})"))
         else:
             inline.append(where)
-    return Draft(commit_id, event, tuple(inline), tuple(out), skipped, notes)
+    return Draft(
+        commit_id,
+        event,
+        tuple(inline),
+        tuple(out[:MAX_LISTED]),
+        skipped,
+        notes,
+        max(len(out) - MAX_LISTED, 0),
+    )
 
 
 def revalidate(d: Draft, diffs: Mapping[str, ChangedFile]) -> Draft:
@@ -303,6 +315,8 @@ def review_body(d: Draft) -> str:
             f"_({u.reason})_"
             for u in d.listed
         ]
+        if d.unlisted:
+            rows.append(f"- … and {d.unlisted} more, which a later review lists.")
         parts.append("**Not inline:**\n" + "\n".join(rows))
     if d.skipped:
         parts.append(not_reviewed(d.skipped))
