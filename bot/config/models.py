@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.secrets import SecretFileValue, SecretValue
+from bot.config.secrets import Secret, SecretFileValue, SecretValue
 from bot.config.yamlfile import LineDict, line_of, read_documents
 from bot.core.globs import GlobSet, compile_glob
 from bot.core.options import DEFAULT_TEST_GLOBS, CheckOptions
@@ -260,6 +260,21 @@ class GitHubConfig(_WithSecrets):
     @classmethod
     def _api_url(cls, url: str) -> str:
         return _http_url(url, "api_url")
+
+    @field_validator("private_key", "private_key_file")
+    @classmethod
+    def _pem(cls, key: Secret | None) -> Secret | None:
+        # Found at load time, not on the first webhook: the App signs every token request.
+        if key is not None:
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            try:
+                load_pem_private_key(key.get_secret_value().encode(), password=None)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "not an unencrypted PEM private key (the App's .pem file from GitHub)"
+                ) from None
+        return key
 
     @model_validator(mode="after")
     def _usable_when_enabled(self) -> GitHubConfig:

@@ -53,3 +53,20 @@ def test_systemd_unit_runs_serve_and_stops_gracefully() -> None:
     assert " serve " in service["ExecStart"] + " "
     assert service["User"] != "root" and service["KillSignal"] == "SIGTERM"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_github_app_manifest_asks_for_what_the_adapter_uses() -> None:
+    import json
+
+    manifest = json.loads((DEPLOY / "github-app-manifest.json").read_text())
+    assert manifest["default_permissions"] == {
+        "pull_requests": "write",  # reviews, review comments, replies
+        "contents": "read",  # file contents and .review-bot.yaml
+        "issues": "write",  # the eyes reaction on a /recheck comment
+        "checks": "write",  # the check run and its Re-run button
+        "metadata": "read",
+    }
+    # Exactly the events bot/platforms/github/events.py acts on.
+    assert sorted(manifest["default_events"]) == ["check_run", "issue_comment", "pull_request"]
+    assert manifest["hook_attributes"]["url"].endswith("/webhooks/github")
+    assert manifest["public"] is False

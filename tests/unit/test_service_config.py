@@ -201,8 +201,21 @@ def test_literal_secret_in_a_file_is_refused_without_echo(tmp_path: Path) -> Non
     assert SECRET not in text
 
 
+def _pem_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 def test_secret_is_masked_everywhere(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
-    (tmp_path / "pem").write_text(SECRET)
+    pem = _pem_key()
+    (tmp_path / "pem").write_text(pem)
     path = write(
         tmp_path,
         "platforms:\n  github:\n    enabled: true\n    app_id: 7\n    private_key_file: pem\n"
@@ -222,13 +235,13 @@ def test_secret_is_masked_everywhere(tmp_path: Path, env: pytest.MonkeyPatch) ->
         repr(config.platforms),
         str(config.for_project("github", "a/b").model_dump()),
     ):
-        assert SECRET not in text
+        assert SECRET not in text and pem.strip().splitlines()[1] not in text
     dump = config.redacted_dump()["platforms"]
     assert dump["github"]["webhook_secret"] == MASK
     assert dump["github"]["private_key"] == dump["github"]["private_key_file"] == MASK
     assert dump["gerrit"]["password"] == MASK and dump["github"]["token"] is None
     assert config.platforms.github.private_key is not None
-    assert config.platforms.github.private_key.get_secret_value() == SECRET
+    assert config.platforms.github.private_key.get_secret_value() == pem.strip()
     assert pickle.loads(pickle.dumps(secret)) == secret
 
 
@@ -419,3 +432,35 @@ def test_storage_durability_defaults_to_process_and_is_checked(tmp_path: Path) -
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "storage.durability" in str(err.value)
+
+
+def test_a_github_app_key_that_is_no_pem_key_is_refused_at_load(tmp_path: Path) -> None:
+    (tmp_path / "app.pem").write_text("-----BEGIN RSA PRIVATE KEY-----\nnot a key\n")
+    (tmp_path / "secret").write_text("s")
+    path = write(
+        tmp_path,
+        "platforms:\n  github:\n    enabled: true\n    app_id: 3\n"
+        "    private_key_file: app.pem\n    webhook_secret_file: secret\n",
+    )
+    message = load_error(path)
+    assert f"{path}:5: platforms.github.private_key_file: not an unencrypted PEM" in message
+    assert "not a key" not in message  # never the secret's content
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("recheck_command: '(unclosed'", "platforms.github.recheck_command"),
+        ("recheck_allowed: [EVERYONE]", "platforms.github.recheck_allowed.0"),
+        ("max_inline: -1", "platforms.github.max_inline"),
+        ("review_event: APPROVE", "platforms.github.review_event"),
+    ],
+)
+def test_github_review_settings_are_checked(tmp_path: Path, text: str, key: str) -> None:
+    path = write(tmp_path, f"platforms:\n  github:\n    {text}\n")
+    assert f"{path}:3: {key}:" in load_error(path)
+
+
+def test_fail_on_is_a_severity(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "review: {fail_on: warning}\n")).review.fail_on == "warning"
+    assert "review.fail_on" in load_error(write(tmp_path, "review: {fail_on: loud}\n"))
