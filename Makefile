@@ -32,6 +32,7 @@ bench: install bench-precision
 	$(BIN)/python bench/many_files_vs_cli.py
 	$(BIN)/python bench/baseline_vs_cli.py
 	$(BIN)/python bench/webhook_load.py
+	$(BIN)/python bench/github_review.py
 
 # The cross-project half needs NEUTRON_GIT, KEYSTONE_GIT, CELERY_GIT and CERTBOT_GIT (git
 # directories of those projects); a project whose variable is unset is reported as skipped.
