@@ -77,6 +77,11 @@ class PlatformAdapter(Protocol):
         posted again, after a retry, a re-check or on a new revision."""
         ...
 
+    async def abandon(self, job: Job, outcome: str) -> None:
+        """The job ended without a post (``outcome``: stale, superseded, failed, dead):
+        undo what ``fetch`` started (GitHub's check run in progress). Best effort."""
+        ...
+
     def background_tasks(self) -> list[BackgroundTask]:
         """Long-lived coroutines run beside the routes (e.g. a Gerrit stream-events
         listener); they are started with the app and cancelled on shutdown."""

@@ -42,12 +42,12 @@ class StubAdapter:
     def __init__(self, token: str, *, credentials: bool = True) -> None:
         self._token = token
         self._credentials = credentials
-        # (project, change, revision) -> review; a dict, so posting twice is idempotent.
         # (project, change, revision) -> plan; a dict, so posting twice is idempotent.
         self.posted: dict[tuple[str, str, str], ReviewPlan] = {}
         # (project, change) -> comment bodies, as a platform keeps a change's comments.
         self.threads: dict[tuple[str, str], list[str]] = {}
         self.post_calls = 0
+        self.abandoned: list[tuple[int, str]] = []
         self._failures: list[Exception] = []
 
     @property
@@ -64,6 +64,9 @@ class StubAdapter:
                 if transient
                 else PermanentError("stub: refused", 422)
             )
+
+    async def abandon(self, job: Job, outcome: str) -> None:
+        self.abandoned.append((job.id, outcome))
 
     def routes(self) -> list[WebhookRoute]:
         return [WebhookRoute("POST", "/webhooks/stub", self.parse_webhook)]

@@ -76,6 +76,10 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# Outcomes after which the job will not run again on its own.
+_ENDED_UNPOSTED = frozenset({"stale", "superseded", "failed", "dead"})
+
+
 class Worker:
     def __init__(
         self,
@@ -241,9 +245,20 @@ class Worker:
             outcome = await self._fail(job, f"{type(exc).__name__}: {exc}", transient=False)
         finally:
             heartbeat.cancel()
+            if outcome in _ENDED_UNPOSTED:
+                await self._abandon(job, outcome)
             self.metrics.jobs.labels(platform, outcome).inc()
             self.metrics.job_duration.labels(platform).observe(time.monotonic() - started)
             log.info("job %s", outcome, extra={**fields, "outcome": outcome})
+
+    async def _abandon(self, job: Job, outcome: str) -> None:
+        """Tell the platform the job ended without a review (a check run left in progress
+        would spin forever); best effort, it must not change the job's outcome."""
+        try:
+            adapter = self.adapters.get(job.key.platform)
+            await adapter.abandon(job, outcome)
+        except Exception:
+            log.exception("could not tell the platform the job ended", extra=job_fields(job))
 
     def _api_error(self, platform: str, status: int | None) -> None:
         self.metrics.api_errors.labels(platform, str(status) if status else "none").inc()

@@ -502,3 +502,29 @@ def test_an_installation_token_is_renewed_five_minutes_before_it_expires(tmp_pat
     assert len(issued) == 2
     assert used[0] == used[1] == used[2] != used[3]
     assert all(r.status == 200 for r in fake.calls("GET", r"/pulls/7$"))
+
+
+def test_with_app_auth_a_retry_keeps_one_check_run_and_a_failure_completes_it(
+    tmp_path: Path,
+) -> None:
+    fake = FakeGitHub(token=None, app_id=2, public_key=app_key(tmp_path)).start()
+    try:
+        pr = open_pr(fake)
+        fake.fail("POST", r"/pulls/7/reviews$", 503)  # retried by the store
+        with GitHubService(tmp_path, fake, auth="app") as svc:
+            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
+            job = svc.wait_job(answer["job_id"])
+            assert job.state is JobState.done and job.attempts == 2, job.last_error
+            (run,) = fake.check_runs.values()
+            assert run["conclusion"] == "neutral"
+            # A PR the bot may not review (404 from the API): the run does not spin forever.
+            other = fake.open_pr(REPO, 8, {TEST: BASE_TEST}, {TEST: HEAD_TEST})
+            fake.fail("POST", r"/pulls/8/reviews$", 404, {"message": "Not Found"})
+            _, answer = svc.send("pull_request", pr_event("opened", 8, other.head, other.base))
+            assert svc.wait_job(answer["job_id"]).state is JobState.failed
+    finally:
+        fake.stop()
+    runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
+    assert len(runs) == 2 and runs[1]["head_sha"] == other.head
+    assert (runs[1]["status"], runs[1]["conclusion"]) == ("completed", "neutral")
+    assert runs[1]["output"]["title"] == "Not reviewed"

@@ -388,6 +388,7 @@ async def test_always_transient_failure_ends_in_the_dead_letter(
     assert job.state is JobState.dead
     assert job.attempts == 3  # the store's max_attempts
     assert stub.post_calls == 3
+    assert stub.abandoned == [(job.id, "dead")]  # told once, at the end, not per retry
     assert "try later" in (job.last_error or "")
     assert stub.posted == {}
 
@@ -407,6 +408,7 @@ async def test_permanent_post_failure_fails_without_retry(
     assert job.state is JobState.failed
     assert stub.post_calls == 1
     assert "refused" in (job.last_error or "")
+    assert stub.abandoned == [(job.id, "failed")]
 
 
 @pytest.mark.timeout(120)

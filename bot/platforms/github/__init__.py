@@ -135,6 +135,7 @@ class GitHubAdapter:
         self.fail_on = Severity.parse(fail_on)
         self._writes = not dry_run
         self._runs: dict[int, _Run] = {}
+        self._checks: dict[tuple[str, str], int] = {}  # (repo, head) -> check run in progress
         self._said_no_checks = False
 
     @property
@@ -200,7 +201,32 @@ class GitHubAdapter:
         while len(self._runs) > MAX_RUNS:
             self._runs.pop(next(iter(self._runs)))
 
+    async def abandon(self, job: Job, outcome: str) -> None:
+        run = self._runs.pop(job.id, None)
+        if run is None or run.check_run is None:
+            return
+        self._checks.pop((run.repo, run.head), None)
+        stale = outcome in ("stale", "superseded")
+        body = {
+            "status": "completed",
+            "conclusion": "cancelled" if stale else "neutral",
+            "completed_at": _now(),
+            "output": {
+                "title": "Superseded by a newer push" if stale else "Not reviewed",
+                "summary": "A newer commit is reviewed instead."
+                if stale
+                else f"review-bot could not review this commit ({outcome}); see its logs.",
+            },
+        }
+        await self._call(
+            self.client.update_check_run, run.installation, run.repo, run.check_run, body
+        )
+
     async def _start_check(self, run: _Run) -> int | None:
+        # One check run per head across a job's attempts: a retry must not add another.
+        known = self._checks.get((run.repo, run.head))
+        if known is not None:
+            return known
         if not self.client.is_app:
             if not self._said_no_checks:
                 log.info("token auth cannot create check runs; skipping them")
@@ -213,12 +239,16 @@ class GitHubAdapter:
             "external_id": str(run.number),
             "started_at": _now(),
         }
-        return await self._call(self.client.create_check_run, run.installation, run.repo, body)
+        made = await self._call(self.client.create_check_run, run.installation, run.repo, body)
+        self._checks[(run.repo, run.head)] = made
+        while len(self._checks) > MAX_RUNS:
+            self._checks.pop(next(iter(self._checks)))
+        return made
 
     # --- post -------------------------------------------------------------------------------
 
     async def post(self, job: Job, plan: ReviewPlan) -> dict[str, Any]:
-        run = self._runs.pop(job.id, None)
+        run = self._runs.get(job.id)
         if run is None:
             raise PermanentError("GitHub: post without a fetch in this process")  # a bug
         c, inst = self.client, run.installation
@@ -254,6 +284,8 @@ class GitHubAdapter:
         new = 0 if draft is None else len(draft.inline) + len(draft.listed)
         if run.check_run is not None:
             await self._finish_check(run, plan, new)
+            self._checks.pop((run.repo, run.head), None)
+        self._runs.pop(job.id, None)
         return {
             "posted": review_id is not None,
             "review_id": review_id,
