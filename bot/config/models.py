@@ -129,6 +129,14 @@ class ReviewConfig(_Strict):
     # A finding at or above this severity fails the platform's check (GitHub's check run
     # concludes "failure"); "off" never fails it.
     fail_on: SeverityName = "off"
+    # Where the rules' pages are published: a rule's relative url (docs/rules/x.md) is
+    # joined to it in platform comments; unset, such rules are not linked there.
+    rule_docs_url: str | None = None
+
+    @field_validator("rule_docs_url")
+    @classmethod
+    def _docs_url(cls, url: str | None) -> str | None:
+        return None if url is None else _http_url(url, "rule_docs_url")
 
 
 class LimitsConfig(_Strict):

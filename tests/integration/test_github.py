@@ -82,6 +82,7 @@ def test_opened_posts_one_review_with_a_suggestion(tmp_path: Path, fake: FakeGit
     assert "start_line" not in comment  # one line: GitHub refuses start_line == line
     assert "```suggestion\n        servers = self.api.get_servers()\n" in comment["body"]
     assert "**unchecked-first-element**" in comment["body"]
+    assert "](docs/rules/" not in comment["body"]  # a relative link would point into the PR's repo
     assert re.search(r"<!-- review-bot:fp=[0-9a-f]{32} -->", comment["body"])
     assert "1 new finding (1 warning)" in review["body"]
     assert fake.schema_errors == []
@@ -210,11 +211,12 @@ def test_a_500_after_the_review_was_stored_posts_it_once(tmp_path: Path, fake: F
     assert len(fake.pulls[(REPO, 7)].reviews) == 1
 
 
-def test_a_500_before_anything_was_stored_is_retried_by_the_store(
-    tmp_path: Path, fake: FakeGitHub
+@pytest.mark.parametrize("status", [502, 409])
+def test_a_5xx_or_409_before_anything_was_stored_is_retried_by_the_store(
+    tmp_path: Path, fake: FakeGitHub, status: int
 ) -> None:
     pr = open_pr(fake)
-    fake.fail("POST", r"/pulls/7/reviews$", 502)
+    fake.fail("POST", r"/pulls/7/reviews$", status)
     with GitHubService(tmp_path, fake) as svc:
         _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
         job = svc.wait_job(answer["job_id"])
@@ -434,7 +436,7 @@ def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
     fake = FakeGitHub(token=None, app_id=2, public_key=app_key(tmp_path)).start()
     try:
         pr = open_pr(fake)
-        extra = "review: {fail_on: warning}\n"
+        extra = "review: {fail_on: warning, rule_docs_url: 'https://example.org/rb/'}\n"
         with GitHubService(tmp_path, fake, auth="app", extra=extra) as svc:
             _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
             first = svc.wait_job(answer["job_id"])
@@ -453,6 +455,9 @@ def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
         fake.stop()
     runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
     assert [r["conclusion"] for r in runs] == ["failure", "failure"]  # review.fail_on: warning
+    (review,) = review_bodies(fake)
+    link = "(https://example.org/rb/docs/rules/unchecked-first-element.md)"
+    assert link in review["comments"][0]["body"]
     assert len(fake.pulls[(REPO, 7)].reviews) == 1  # the re-run found nothing new to post
 
 

@@ -216,3 +216,20 @@ def test_other_check_runs_are_ignored(change: dict[str, Any]) -> None:
 def test_token_auth_has_no_check_runs_to_rerun() -> None:
     no_app = EventRules(secret=RULES.secret)
     assert isinstance(deliver("check_run", rerun(external_id="12"), no_app), Ignored)
+
+
+def test_a_form_encoded_delivery_carries_the_json_in_payload() -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": json.dumps(load("pull_request.opened"))}).encode()
+    headers = {
+        "X-GitHub-Event": "pull_request",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Hub-Signature-256": signature(RULES.secret, body),  # over the raw form body
+    }
+    event = parse(RULES, headers, body)
+    assert isinstance(event, ParsedEvent) and event.change == "2"
+    headers["X-Hub-Signature-256"] = signature(RULES.secret, b"payload=%7B")
+    with pytest.raises(WebhookRejected) as caught:
+        parse(RULES, headers, b"payload=%7B")
+    assert caught.value.status == 400

@@ -3,6 +3,8 @@ and what the PR already carries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core.fingerprint import marker
 from bot.model import (
     ChangedFile,
@@ -236,3 +238,16 @@ def test_pr_file_entries_become_changed_files() -> None:
     assert changed_file({"filename": PATH, "status": "renamed", "changes": 0}) is None
     removed = changed_file({**entry, "status": "removed"})
     assert isinstance(removed, ChangedFile) and removed.status is FileStatus.deleted
+
+
+def test_relative_rule_pages_are_linked_only_under_a_docs_url() -> None:
+    relative = replace(comment(12), url="docs/rules/some-rule.md")
+    p = plan(relative, comment(13, fp="e" * 32))
+    linked = render.with_rule_links(p, "https://example.org/review-bot")
+    assert [c.url for c in linked.comments] == [
+        "https://example.org/review-bot/docs/rules/some-rule.md",
+        "https://example.org/rules/some-rule",  # absolute already: kept
+    ]
+    unlinked = render.with_rule_links(p, None)
+    assert unlinked.comments[0].url is None
+    assert "[Rule:" not in render.inline_body(relative, False)  # never a relative link

@@ -119,6 +119,7 @@ class GitHubAdapter:
         settings: GitHubConfig,
         *,
         fail_on: str = "off",
+        docs_url: str | None = None,
         dry_run: bool = False,
         on_request: RequestHook | None = None,
         client: GitHubClient | None = None,
@@ -133,6 +134,7 @@ class GitHubAdapter:
             on_request=on_request,
         )
         self.fail_on = Severity.parse(fail_on)
+        self.docs_url = docs_url
         self._writes = not dry_run
         self._runs: dict[int, _Run] = {}
         self._checks: dict[tuple[str, str], int] = {}  # (repo, head) -> check run in progress
@@ -252,6 +254,7 @@ class GitHubAdapter:
         if run is None:
             raise PermanentError("GitHub: post without a fetch in this process")  # a bug
         c, inst = self.client, run.installation
+        plan = render.with_rule_links(plan, self.docs_url)
         comments = await self._call(c.review_comments, inst, run.repo, run.number)
         already = render.posted(comments)
         settings = self.settings

@@ -20,6 +20,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from bot.config.models import GitHubConfig
 from bot.errors import WebhookRejected
@@ -72,7 +73,7 @@ def parse(rules: EventRules, headers: Headers, body: bytes) -> ParsedEvent | Ign
     verify(rules.secret, headers, body)
     event = headers.get("X-GitHub-Event", "")
     try:
-        data = json.loads(body)
+        data = json.loads(_json_of(headers, body))
     except (ValueError, UnicodeDecodeError):
         raise WebhookRejected(400, "body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -90,6 +91,13 @@ def parse(rules: EventRules, headers: Headers, body: bytes) -> ParsedEvent | Ign
     except (KeyError, TypeError, ValueError) as exc:
         raise WebhookRejected(400, f"{event} payload lacks a field: {exc}") from None
     return Ignored(f"event {event or '(none)'!r} is not reviewed")
+
+
+def _json_of(headers: Headers, body: bytes) -> bytes | str:
+    """A webhook set to "application/x-www-form-urlencoded" sends the JSON as ``payload``."""
+    if headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+        return parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload", [""])[0]
+    return body
 
 
 def _job(

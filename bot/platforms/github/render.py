@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from bot.core.fingerprint import marker, read_marker
 from bot.model import ChangedFile, Comment, Hunk, ReviewPlan, Severity, SkippedFile
@@ -152,6 +153,19 @@ def fixed_reply(fingerprint: str, sha: str) -> str:
     return f"Fixed in `{sha[:12]}`.\n\n{_FIXED_MARKER.format(fingerprint)}"
 
 
+def with_rule_links(plan: ReviewPlan, docs_url: str | None) -> ReviewPlan:
+    """Rule pages as absolute links: a rule's relative ``url`` (``docs/rules/x.md``) is
+    joined to ``review.rule_docs_url``; without one it cannot be linked from a PR, where
+    it would resolve against the PR's own repository."""
+    comments = []
+    for c in plan.comments:
+        url = c.url
+        if url and not urlsplit(url).scheme:
+            url = urljoin(docs_url.rstrip("/") + "/", url) if docs_url else None
+        comments.append(replace(c, url=url))
+    return replace(plan, comments=tuple(comments))
+
+
 # --- placing a finding -----------------------------------------------------------------------
 
 
@@ -222,7 +236,7 @@ def inline_body(c: Comment, with_suggestion: bool) -> str:
     described = _described_fix(c, with_suggestion)
     if described:
         parts.append(described)
-    if c.url:
+    if c.url and urlsplit(c.url).scheme in ("http", "https"):
         parts.append(f"[Rule: {c.rule_id}]({c.url})")
     parts.append(marker(c.fingerprint))
     return "\n\n".join(parts)
