@@ -121,6 +121,12 @@ class GitHubService:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
+    def review(self, action: str, number: int, head: str, base: str, **pr: Any) -> Any:
+        """Send a signed pull_request delivery and wait for its job to finish."""
+        status, answer = self.send("pull_request", pr_event(action, number, head, base, **pr))
+        assert status == 202 and answer["status"] == "queued", answer
+        return self.wait_job(answer["job_id"])
+
     def store(self) -> SqliteJobStore:
         return SqliteJobStore(f"sqlite:///{self.tmp / 'bot.db'}")
 

@@ -105,8 +105,7 @@ def test_redelivery_and_a_push_with_nothing_new_post_nothing(
         head = fake.push(
             REPO, 7, {TEST: HEAD_TEST.replace("'ACTIVE'", "'active'"), "README": "y\n"}
         )
-        _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("synchronize", 7, head, pr.base)
         assert job.state is JobState.done, job.last_error
         assert job.result["posted"]["already_posted"] == 1
     assert len(review_bodies(fake)) == 1
@@ -117,16 +116,13 @@ def test_a_fixed_finding_is_answered_and_its_thread_resolved(
 ) -> None:
     pr = open_pr(fake)
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        svc.wait_job(answer["job_id"])
+        svc.review("opened", 7, pr.head, pr.base)
         head = fake.push(REPO, 7, {TEST: FIXED_TEST, "README": "x\n"})
-        _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("synchronize", 7, head, pr.base)
         assert job.result["posted"]["fixed"] == 1
         # Once: a further push does not answer again.
         head = fake.push(REPO, 7, {TEST: FIXED_TEST + "\n", "README": "x\n"})
-        _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
-        assert svc.wait_job(answer["job_id"]).result["posted"]["fixed"] == 0
+        assert svc.review("synchronize", 7, head, pr.base).result["posted"]["fixed"] == 0
     replies = fake.calls("POST", r"/comments/\d+/replies$")
     assert len(replies) == 1 and "Fixed in" in replies[0].body["body"]
     assert [t["isResolved"] for t in fake.pulls[(REPO, 7)].threads] == [True]
@@ -189,8 +185,7 @@ MOVED_HEAD = BASE_TEST.replace(
 def test_code_moved_within_the_pr_gets_no_comment(tmp_path: Path, fake: FakeGitHub) -> None:
     pr = fake.open_pr(REPO, 7, {TEST: MOVED_BASE}, {TEST: MOVED_HEAD})
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done, job.last_error
         assert job.result["plan"]["summary"]["in_base"] == 1
     assert review_bodies(fake) == []
@@ -203,8 +198,7 @@ def test_a_500_after_the_review_was_stored_posts_it_once(tmp_path: Path, fake: F
     # GitHub stored the review, then answered 500: a blind retry would post it twice.
     fake.fail("POST", r"/pulls/7/reviews$", 500, after_effect=True)
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done and job.attempts == 2, job.last_error
         assert job.result["posted"]["already_posted"] == 1
     assert len(fake.calls("POST", r"/pulls/7/reviews$")) == 1  # PyGithub did not re-send it
@@ -218,8 +212,7 @@ def test_a_5xx_or_409_before_anything_was_stored_is_retried_by_the_store(
     pr = open_pr(fake)
     fake.fail("POST", r"/pulls/7/reviews$", status)
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done and job.attempts == 2, job.last_error
         assert job.result["posted"]["comments"] == 1
     assert len(fake.pulls[(REPO, 7)].reviews) == 1
@@ -233,8 +226,7 @@ def test_a_422_moves_the_comment_that_no_longer_fits_into_the_body(
     # fake answers the review as GitHub does, 422 "Line could not be resolved".
     fake.before("GET", r"/pulls/7/comments$", lambda: fake.push(REPO, 7, {TEST: BASE_TEST}))
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done, job.last_error
         assert job.result["posted"]["in_body"] == 1
     refused, posted = fake.calls("POST", r"/pulls/7/reviews$")
@@ -249,8 +241,7 @@ def test_a_422_that_names_no_comment_moves_them_all(tmp_path: Path, fake: FakeGi
     pr = open_pr(fake)
     fake.fail("POST", r"/pulls/7/reviews$", 422, {"message": "Unprocessable Entity", "errors": []})
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        assert svc.wait_job(answer["job_id"]).result["posted"]["in_body"] == 1
+        assert svc.review("opened", 7, pr.head, pr.base).result["posted"]["in_body"] == 1
     (review,) = review_bodies(fake)
     assert review["comments"] == [] and "**unchecked-first-element**" in review["body"]
 
@@ -262,8 +253,7 @@ def test_a_rate_limit_waits_then_posts_once(
     pr = open_pr(fake)
     fake.rate_limit("POST", r"/pulls/7/reviews$", secondary=secondary)
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done and job.attempts == 2, job.last_error
     limited, posted = fake.calls("POST", r"/pulls/7/reviews$")
     assert (limited.status, posted.status) == (403 if not secondary else 429, 200)
@@ -276,8 +266,7 @@ def test_a_pr_of_3000_files_is_read_in_30_pages(tmp_path: Path, fake: FakeGitHub
     others = {f"src/mod{i}.py": f"x = {i}\n" for i in range(3001)}
     pr = fake.open_pr(REPO, 7, {TEST: BASE_TEST}, {TEST: HEAD_TEST, **others})
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done, job.last_error
     pages = fake.calls("GET", r"/pulls/7/files$")
     assert len(pages) == 30 and pages[0].query["per_page"] == "100"
@@ -292,11 +281,9 @@ def test_a_file_without_patch_is_named_once_as_not_reviewed(
 ) -> None:
     pr = open_pr(fake, drop_patch={TEST})
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        svc.wait_job(answer["job_id"])
+        svc.review("opened", 7, pr.head, pr.base)
         head = fake.push(REPO, 7, {TEST: HEAD_TEST + "\n", "README": "x\n"})
-        _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
-        svc.wait_job(answer["job_id"])
+        svc.review("synchronize", 7, head, pr.base)
     (review,) = review_bodies(fake)  # said once, not on every push
     assert review["comments"] == []
     assert f"`{TEST}`: not reviewed: GitHub sent no diff for it" in review["body"]
@@ -323,8 +310,7 @@ def test_the_base_repo_config_applies_and_the_head_one_is_ignored(
         },
     )
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        job = svc.wait_job(answer["job_id"])
+        job = svc.review("opened", 7, pr.head, pr.base)
         assert job.state is JobState.done, job.last_error
     (review,) = review_bodies(fake)
     rules = sorted(
@@ -354,8 +340,7 @@ def test_a_broken_repo_config_is_named_and_the_team_config_applies(
         {TEST: HEAD_TEST},
     )
     with GitHubService(tmp_path, fake) as svc:
-        _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-        svc.wait_job(answer["job_id"])
+        svc.review("opened", 7, pr.head, pr.base)
     (review,) = review_bodies(fake)
     assert len(review["comments"]) == 1
     assert error in review["body"] and "settings were not applied" in review["body"]
@@ -404,11 +389,9 @@ def test_app_auth_uses_installation_tokens_and_a_check_run(tmp_path: Path) -> No
         pr = open_pr(fake)
         first = pr.head  # push() moves pr.head
         with GitHubService(tmp_path, fake, auth="app") as svc:
-            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-            assert svc.wait_job(answer["job_id"]).state is JobState.done
+            assert svc.review("opened", 7, pr.head, pr.base).state is JobState.done
             head = fake.push(REPO, 7, {TEST: HEAD_TEST + "\n", "README": "x\n"})
-            _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
-            job = svc.wait_job(answer["job_id"])
+            job = svc.review("synchronize", 7, head, pr.base)
             assert job.state is JobState.done, job.last_error
     finally:
         fake.stop()
@@ -438,8 +421,7 @@ def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
         pr = open_pr(fake)
         extra = "review: {fail_on: warning, rule_docs_url: 'https://example.org/rb/'}\n"
         with GitHubService(tmp_path, fake, auth="app", extra=extra) as svc:
-            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-            first = svc.wait_job(answer["job_id"])
+            first = svc.review("opened", 7, pr.head, pr.base)
             rerun = payload("check_run.rerequested")
             rerun["check_run"].update(name="review-bot", head_sha=pr.head, external_id="7")
             rerun["check_run"]["app"]["id"] = 2
@@ -466,11 +448,9 @@ def test_github_enterprise_server_api_url(tmp_path: Path) -> None:
     try:
         pr = open_pr(fake)
         with GitHubService(tmp_path, fake) as svc:
-            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-            svc.wait_job(answer["job_id"])
+            svc.review("opened", 7, pr.head, pr.base)
             head = fake.push(REPO, 7, {TEST: FIXED_TEST, "README": "x\n"})
-            _, answer = svc.send("pull_request", pr_event("synchronize", 7, head, pr.base))
-            job = svc.wait_job(answer["job_id"])
+            job = svc.review("synchronize", 7, head, pr.base)
             assert job.result["posted"]["fixed"] == 1, job.last_error
     finally:
         fake.stop()
@@ -517,16 +497,14 @@ def test_with_app_auth_a_retry_keeps_one_check_run_and_a_failure_completes_it(
         pr = open_pr(fake)
         fake.fail("POST", r"/pulls/7/reviews$", 503)  # retried by the store
         with GitHubService(tmp_path, fake, auth="app") as svc:
-            _, answer = svc.send("pull_request", pr_event("opened", 7, pr.head, pr.base))
-            job = svc.wait_job(answer["job_id"])
+            job = svc.review("opened", 7, pr.head, pr.base)
             assert job.state is JobState.done and job.attempts == 2, job.last_error
             (run,) = fake.check_runs.values()
             assert run["conclusion"] == "neutral"
             # A PR the bot may not review (404 from the API): the run does not spin forever.
             other = fake.open_pr(REPO, 8, {TEST: BASE_TEST}, {TEST: HEAD_TEST})
             fake.fail("POST", r"/pulls/8/reviews$", 404, {"message": "Not Found"})
-            _, answer = svc.send("pull_request", pr_event("opened", 8, other.head, other.base))
-            assert svc.wait_job(answer["job_id"]).state is JobState.failed
+            assert svc.review("opened", 8, other.head, other.base).state is JobState.failed
     finally:
         fake.stop()
     runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
