@@ -511,3 +511,16 @@ def test_with_app_auth_a_retry_keeps_one_check_run_and_a_failure_completes_it(
     assert len(runs) == 2 and runs[1]["head_sha"] == other.head
     assert (runs[1]["status"], runs[1]["conclusion"]) == ("completed", "neutral")
     assert runs[1]["output"]["title"] == "Not reviewed"
+
+
+def test_an_event_for_a_head_the_pr_has_moved_past_posts_nothing(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    pr = open_pr(fake)
+    old = pr.head
+    # A late delivery: the PR was pushed to again before its job ran.
+    fake.push(REPO, 7, {TEST: HEAD_TEST.replace("'ACTIVE'", "'BUILD'"), "README": "x\n"})
+    with GitHubService(tmp_path, fake) as svc:
+        job = svc.review("opened", 7, old, pr.base)
+    assert job.state is JobState.failed and "is no longer at" in (job.last_error or "")
+    assert review_bodies(fake) == []  # its hunks would not have been this head's

@@ -164,13 +164,14 @@ class GitHubAdapter:
         c = self.client
         if p.get("comment_id") is not None and self._writes:
             await self._call(c.react, inst, repo, int(p["comment_id"]), "eyes")
-        head, base = p.get("head"), p.get("base")
-        if head is None or base is None or job.key.revision == CURRENT_HEAD:
+        # A comment's re-check reviews whatever the head is now; the payload has no sha.
+        head = None if job.key.revision == CURRENT_HEAD else p.get("head")
+        base = p.get("base")
+        if head is None or base is None:
             pr = await self._call(c.pull, inst, repo, number)
             if pr.get("state") == "closed":
                 raise PermanentError(f"GitHub: {repo}#{number} is closed", 409)
-            head = head if job.key.revision != CURRENT_HEAD and head else str(pr["head"]["sha"])
-            base = str(pr["base"]["sha"])
+            head, base = head or str(pr["head"]["sha"]), str(pr["base"]["sha"])
         run = _Run(repo, number, inst, str(head), str(base))
         self._remember(job.id, run)
         if self._writes:
@@ -178,20 +179,30 @@ class GitHubAdapter:
         entries = await self._call(c.files, inst, repo, number)
         files, skipped = diffs_of(entries)
         run.diffs = {f.path: f for f in files}
+        # The files API shows the PR as it is now; each entry's sha is its blob at that head.
+        blobs = {str(e["filename"]): str(e.get("sha")) for e in entries}
         notes = () if len(entries) < MAX_PR_FILES else (CAPPED_NOTE,)
-        repo_config = await self._call(c.contents, inst, repo, REPO_CONFIG_PATH, run.base)
+        found = await self._call(c.contents, inst, repo, REPO_CONFIG_PATH, run.base)
+        repo_config = None if found is None else found[0]
 
         def read(path: str) -> bytes:
-            data = c.contents(inst, repo, path, run.head)
-            if data is None:
+            found = c.contents(inst, repo, path, run.head)
+            if found is None:
                 raise IntakeError(f"GitHub: {path} is not in {repo} at {run.head}")
-            return data
+            if found[1] != blobs.get(path):
+                # The PR moved past this job's sha: its hunks are not this file's. The
+                # newer push has its own event; commenting here would miss the lines.
+                raise PermanentError(
+                    f"GitHub: {repo}#{number} is no longer at {run.head[:12]} "
+                    f"({path} differs); its newer head is reviewed instead"
+                )
+            return found[0]
 
         def read_base(path: str) -> bytes:
-            data = c.contents(inst, repo, path, run.base)
-            if data is None:
+            found = c.contents(inst, repo, path, run.base)
+            if found is None:
                 raise IntakeError(f"GitHub: {path} is not in {repo} at {run.base}")
-            return data
+            return found[0]
 
         return Change(
             files, read, read_base, skipped=tuple(skipped), repo_config=repo_config, notes=notes

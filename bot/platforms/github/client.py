@@ -328,8 +328,10 @@ class GitHubClient:
             f"/repos/{repo}/pulls/{number}/reviews",
         )
 
-    def contents(self, installation: int | None, repo: str, path: str, ref: str) -> bytes | None:
-        """A file's bytes at ``ref``; None when it does not exist there."""
+    def contents(
+        self, installation: int | None, repo: str, path: str, ref: str
+    ) -> tuple[bytes, str] | None:
+        """A file's bytes at ``ref`` and its blob sha; None when it does not exist there."""
         endpoint = "GET /repos/{o}/{r}/contents/{path}"
         try:
             _, data = self.request(
@@ -345,10 +347,11 @@ class GitHubClient:
             raise
         if not isinstance(data, dict) or data.get("type") != "file":
             raise IntakeError(f"GitHub: {path} at {ref} is not a file")
+        sha = str(data["sha"])
         if data.get("encoding") == "base64" and data.get("content") is not None:
-            return base64.b64decode(data["content"])
+            return base64.b64decode(data["content"]), sha
         # Over 1 MB the contents API sends no content ("encoding": "none"); the blob API does.
-        return self.blob(installation, repo, str(data["sha"]))
+        return self.blob(installation, repo, sha), sha
 
     def blob(self, installation: int | None, repo: str, sha: str) -> bytes:
         _, data = self.request(
