@@ -34,8 +34,7 @@ def build_adapters(config: Config, metrics: Metrics | None = None) -> AdapterReg
         registry.register(
             GitHubAdapter(
                 github,
-                fail_on=config.review.fail_on,
-                docs_url=config.review.rule_docs_url,
+                review=lambda project: config.for_project("github", project).review,
                 dry_run=config.is_dry_run("github"),
                 on_request=None if count is None else (lambda e, s: count.labels(e, s).inc()),
             )

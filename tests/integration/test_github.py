@@ -419,7 +419,11 @@ def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
     fake = FakeGitHub(token=None, app_id=2, public_key=app_key(tmp_path)).start()
     try:
         pr = open_pr(fake)
-        extra = "review: {fail_on: warning, rule_docs_url: 'https://example.org/rb/'}\n"
+        # Per project, as the service applies every setting: the override fails the check.
+        extra = (
+            "review: {rule_docs_url: 'https://example.org/rb/'}\n"
+            "projects:\n  - match: 'github:Codertocat/*'\n    review: {fail_on: warning}\n"
+        )
         with GitHubService(tmp_path, fake, auth="app", extra=extra) as svc:
             first = svc.review("opened", 7, pr.head, pr.base)
             rerun = payload("check_run.rerequested")
@@ -436,7 +440,7 @@ def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
     finally:
         fake.stop()
     runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
-    assert [r["conclusion"] for r in runs] == ["failure", "failure"]  # review.fail_on: warning
+    assert [r["conclusion"] for r in runs] == ["failure", "failure"]  # the project's review.fail_on: warning
     (review,) = review_bodies(fake)
     link = "(https://example.org/rb/docs/rules/unchecked-first-element.md)"
     assert link in review["comments"][0]["body"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.config.models import GitHubConfig
+from bot.config.models import GitHubConfig, ReviewConfig
 from bot.config.repo import REPO_CONFIG_PATH
 from bot.core.diff import parse_diff
 from bot.errors import DiffError, IntakeError, PermanentError
@@ -118,8 +118,7 @@ class GitHubAdapter:
         self,
         settings: GitHubConfig,
         *,
-        fail_on: str = "off",
-        docs_url: str | None = None,
+        review: Callable[[str], ReviewConfig] | None = None,
         dry_run: bool = False,
         on_request: RequestHook | None = None,
         client: GitHubClient | None = None,
@@ -133,8 +132,8 @@ class GitHubAdapter:
             private_key=settings.private_key.get_secret_value() if settings.private_key else None,
             on_request=on_request,
         )
-        self.fail_on = Severity.parse(fail_on)
-        self.docs_url = docs_url
+        # A project's review settings (fail_on, rule_docs_url), overrides applied.
+        self._review = review or (lambda project: ReviewConfig())
         self._writes = not dry_run
         self._runs: dict[int, _Run] = {}
         self._checks: dict[tuple[str, str], int] = {}  # (repo, head) -> check run in progress
@@ -265,7 +264,7 @@ class GitHubAdapter:
         if run is None:
             raise PermanentError("GitHub: post without a fetch in this process")  # a bug
         c, inst = self.client, run.installation
-        plan = render.with_rule_links(plan, self.docs_url)
+        plan = render.with_rule_links(plan, self._review(run.repo).rule_docs_url)
         comments = await self._call(c.review_comments, inst, run.repo, run.number)
         already = render.posted(comments)
         settings = self.settings
@@ -346,7 +345,9 @@ class GitHubAdapter:
         assert run.check_run is not None
         body = {
             "status": "completed",
-            "conclusion": render.check_conclusion(plan, self.fail_on),
+            "conclusion": render.check_conclusion(
+                plan, Severity.parse(self._review(run.repo).fail_on)
+            ),
             "completed_at": _now(),
             "output": render.check_output(plan, new),
         }
