@@ -165,7 +165,7 @@ class GitHubClient:
                 seconds_between_writes=None,
             )
         self._tokens: dict[int, _Token] = {}
-        self._requesters: dict[str, Requester] = {}
+        self._requesters: dict[int | None, tuple[str, Requester]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -207,22 +207,22 @@ class GitHubClient:
             assert self._token is not None
             token = self._token
         with self._lock:
-            requester = self._requesters.get(token)
-            if requester is None:
-                # A token that was renewed is never used again; keep the map small.
-                self._requesters.clear()
-                gh = github.Github(
-                    auth=Auth.Token(token),
-                    base_url=self.api_url,
-                    timeout=int(self._timeout),
-                    retry=None,
-                    per_page=100,
-                    seconds_between_requests=None,
-                    seconds_between_writes=None,
-                    lazy=True,
-                )
-                requester = self._requesters[token] = gh.requester
-            return requester
+            known = self._requesters.get(installation)
+            if known is not None and known[0] == token:
+                return known[1]
+            # One per installation: a renewed token replaces the one before it.
+            gh = github.Github(
+                auth=Auth.Token(token),
+                base_url=self.api_url,
+                timeout=int(self._timeout),
+                retry=None,
+                per_page=100,
+                seconds_between_requests=None,
+                seconds_between_writes=None,
+                lazy=True,
+            )
+            self._requesters[installation] = (token, gh.requester)
+            return gh.requester
 
     # --- requests -----------------------------------------------------------------------------
 
