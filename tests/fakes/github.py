@@ -47,6 +47,7 @@ from aiohttp import web
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 DOCS = "https://docs.github.com/rest"
 MAX_FILES = 3000
+MAX_BODY = 65536  # characters in a review's or a comment's body
 CONTENTS_LIMIT = 1024 * 1024
 JSON: web.RequestKey[Any] = web.RequestKey("json", object)
 INSTALLATION: web.RequestKey[bool] = web.RequestKey("installation", bool)
@@ -500,6 +501,9 @@ class FakeGitHub:
     def _review_errors(self, pr: PullRequest, body: dict[str, Any]) -> list[str]:
         if body.get("event") in ("COMMENT", "REQUEST_CHANGES") and not body.get("body"):
             return ["Body is required for this event"]
+        texts = [body.get("body") or "", *(c.get("body", "") for c in body.get("comments", []))]
+        if any(len(t) > MAX_BODY for t in texts):
+            return [f"Body is too long (maximum is {MAX_BODY} characters)"]
         patches = {f["filename"]: f.get("patch") for f in pr.files}
         errors = []
         for c in body.get("comments", []):

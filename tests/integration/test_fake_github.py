@@ -102,3 +102,10 @@ def test_check_runs_need_an_installation_token(fake: FakeGitHub) -> None:
     with pytest.raises(PermanentError) as caught:
         client(fake).create_check_run(None, REPO, {"name": "review-bot", "head_sha": "x"})
     assert caught.value.status == 403
+
+
+def test_a_body_over_65536_characters_is_refused(fake: FakeGitHub) -> None:
+    long = {"path": "t.py", "line": 5, "side": "RIGHT", "body": "x" * 65_537}
+    with pytest.raises(Unprocessable) as caught:
+        client(fake).create_review(None, REPO, 1, review(long))
+    assert "too long" in caught.value.errors[0]

@@ -440,7 +440,10 @@ def test_rerun_on_our_check_run_runs_a_forced_review(tmp_path: Path) -> None:
     finally:
         fake.stop()
     runs = sorted(fake.check_runs.values(), key=lambda r: r["id"])
-    assert [r["conclusion"] for r in runs] == ["failure", "failure"]  # the project's review.fail_on: warning
+    assert [r["conclusion"] for r in runs] == [
+        "failure",
+        "failure",
+    ]  # the project's review.fail_on: warning
     (review,) = review_bodies(fake)
     link = "(https://example.org/rb/docs/rules/unchecked-first-element.md)"
     assert link in review["comments"][0]["body"]

@@ -251,3 +251,12 @@ def test_relative_rule_pages_are_linked_only_under_a_docs_url() -> None:
     unlinked = render.with_rule_links(p, None)
     assert unlinked.comments[0].url is None
     assert "[Rule:" not in render.inline_body(relative, False)  # never a relative link
+
+
+def test_a_comment_over_githubs_size_limit_drops_its_suggestion_or_goes_to_the_body() -> None:
+    huge = "x = 1\n" * 12_000  # 72,000 characters
+    placed = render.place(comment(12, suggestion=(12, 12, huge)), DIFF[PATH])
+    assert isinstance(placed, render.Placed) and len(placed.body) <= 65_536
+    assert "```suggestion" not in placed.body and "too large to show here" in placed.body
+    big_note = replace(comment(12), note="n" * 70_000)
+    assert isinstance(render.place(big_note, DIFF[PATH]), render.Unplaced)

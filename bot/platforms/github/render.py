@@ -182,15 +182,20 @@ def place(comment: Comment, diff: ChangedFile | None) -> Placed | Unplaced:
     suggestion = comment.suggestion
     if suggestion is not None:
         hunk = _hunk_of(diff.hunks, suggestion.end_line)
-        if hunk is not None and hunk.start <= suggestion.start_line:
-            body = inline_body(comment, with_suggestion=True)
+        body = inline_body(comment, with_suggestion=True)
+        if hunk is not None and hunk.start <= suggestion.start_line and len(body) <= MAX_BODY:
             return Placed(comment, suggestion.start_line, suggestion.end_line, body)
     first, last = comment.span.lines.start, comment.span.lines.stop - 1
     hunk = _hunk_of(diff.hunks, last)
     if hunk is None:
         return Unplaced(comment, "outside the diff's hunks")
+    body = inline_body(comment, False)
+    if len(body) > MAX_BODY:
+        body = inline_body(comment, False, describe=False)  # the fix alone is too large
+    if len(body) > MAX_BODY:
+        return Unplaced(comment, "its comment would be over GitHub's size limit")
     # A finding that starts above its hunk is commented on where the hunk starts.
-    return Placed(comment, max(first, hunk.start), last, inline_body(comment, False))
+    return Placed(comment, max(first, hunk.start), last, body)
 
 
 def _fence(text: str) -> str:
@@ -226,16 +231,18 @@ def _described_fix(c: Comment, with_suggestion: bool) -> str:
     return "\n".join(parts)
 
 
-def inline_body(c: Comment, with_suggestion: bool) -> str:
+def inline_body(c: Comment, with_suggestion: bool, *, describe: bool = True) -> str:
     parts = [_heading(c)]
     if c.note:
         parts.append(c.note.strip())
     if with_suggestion and c.suggestion is not None:
         fence = _fence(c.suggestion.text)
         parts.append(f"{fence}suggestion\n{c.suggestion.text}\n{fence}")
-    described = _described_fix(c, with_suggestion)
+    described = _described_fix(c, with_suggestion) if describe else ""
     if described:
         parts.append(described)
+    elif not describe and c.fix is not None:
+        parts.append("_The suggested fix is too large to show here._")
     if c.url and urlsplit(c.url).scheme in ("http", "https"):
         parts.append(f"[Rule: {c.rule_id}]({c.url})")
     parts.append(marker(c.fingerprint))
