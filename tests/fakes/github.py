@@ -67,8 +67,9 @@ def tree_sha(files: dict[str, bytes]) -> str:
 
 def patch_of(old: bytes | None, new: bytes | None) -> str:
     """GitHub's ``patch``: the hunks alone, no file header."""
-    a = [] if old is None else old.decode().splitlines()
-    b = [] if new is None else new.decode().splitlines()
+    # GitHub shows a non-UTF-8 file's diff too; latin-1 keeps every byte a character.
+    a = [] if old is None else old.decode("latin-1").splitlines()
+    b = [] if new is None else new.decode("latin-1").splitlines()
     lines = list(difflib.unified_diff(a, b, lineterm="", n=3))
     return "\n".join(lines[2:])
 

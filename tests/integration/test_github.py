@@ -531,3 +531,27 @@ def test_an_event_for_a_head_the_pr_has_moved_past_posts_nothing(
         job = svc.review("opened", 7, old, pr.base)
     assert job.state is JobState.failed and "is no longer at" in (job.last_error or "")
     assert review_bodies(fake) == []  # its hunks would not have been this head's
+
+
+def test_a_test_file_that_is_not_utf8_or_too_large_is_named_not_reviewed(
+    tmp_path: Path, fake: FakeGitHub
+) -> None:
+    latin = "tests/unit/test_latin.py"
+    big = "tests/unit/test_big.py"
+    pr = fake.open_pr(
+        REPO,
+        7,
+        {TEST: BASE_TEST},
+        {
+            TEST: HEAD_TEST,
+            latin: "# caf\xe9\nx = 1\n".encode("latin-1"),
+            big: "x = 1\n" * 400_000,  # 2.4 MB: over limits.max_file_bytes, read as a blob
+        },
+    )
+    with GitHubService(tmp_path, fake) as svc:
+        job = svc.review("opened", 7, pr.head, pr.base)
+        assert job.state is JobState.done, job.last_error
+    (review,) = review_bodies(fake)
+    assert len(review["comments"]) == 1
+    assert f"`{latin}`: skipped: not valid UTF-8 (byte 5)" in review["body"]
+    assert f"`{big}`: skipped: 2,400,000 bytes is over the limit" in review["body"]
