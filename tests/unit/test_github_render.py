@@ -184,6 +184,7 @@ def test_a_huge_body_is_cut_under_githubs_limit_and_keeps_its_markers() -> None:
     body = d.request()["body"]
     assert len(body) <= 65_536
     assert "… and 1800 more, which a later review lists." in body
+    assert body.startswith("review-bot: 2000 new findings (200 warning shown here).")
     # Only what the body lists is marked as said: the rest comes in the next review.
     assert len(render.listed([body])) == 200
     nxt = render.draft(plan(*many), DIFF, render.listed([body]), commit_id="h")

@@ -305,18 +305,16 @@ def revalidate(d: Draft, diffs: Mapping[str, ChangedFile]) -> Draft:
     return d.demote(stale or None, reason)
 
 
-def _counts(comments: Sequence[Comment]) -> str:
+def _counts(comments: Sequence[Comment], more: int = 0) -> str:
+    """The headline and the table by rule; ``more``: new findings this review leaves out."""
     if not comments:
         return "review-bot: no new findings."
-    by_sev: dict[Severity, int] = {}
-    by_rule: dict[str, int] = {}
-    for c in comments:
-        by_sev[c.severity] = by_sev.get(c.severity, 0) + 1
-        by_rule[c.rule_id] = by_rule.get(c.rule_id, 0) + 1
-    sev = ", ".join(f"{n} {s.name}" for s, n in sorted(by_sev.items(), reverse=True))
-    rows = "\n".join(f"| `{r}` | {n} |" for r, n in sorted(by_rule.items()))
-    n = len(comments)
-    head = f"review-bot: {n} new finding{'s' if n != 1 else ''} ({sev})."
+    shown = ReviewPlan(tuple(comments))
+    sev = ", ".join(f"{k} {s.name}" for s, k in shown.by_severity().items())
+    rows = "\n".join(f"| `{r}` | {k} |" for r, k in shown.by_rule().items())
+    n = len(comments) + more
+    shown_here = " shown here" if more else ""
+    head = f"review-bot: {n} new finding{'s' if n != 1 else ''} ({sev}{shown_here})."
     return f"{head}\n\n| rule | findings |\n|---|---|\n{rows}"
 
 
@@ -329,7 +327,7 @@ def not_reviewed(skipped: Sequence[SkippedFile]) -> str:
 
 def review_body(d: Draft) -> str:
     comments = [p.comment for p in d.inline] + [u.comment for u in d.listed]
-    parts = [_counts(comments)]
+    parts = [_counts(comments, d.unlisted)]
     if d.listed:
         rows = [
             f"- `{u.comment.path}:{u.comment.line}` **{u.comment.rule_id}**: {u.comment.message} "
