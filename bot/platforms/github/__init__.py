@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -55,7 +55,6 @@ class _Run:
     head: str
     base: str
     diffs: dict[str, ChangedFile] = field(default_factory=dict)
-    check_run: int | None = None
 
 
 def changed_file(entry: dict[str, Any]) -> ChangedFile | SkippedFile | None:
@@ -87,15 +86,13 @@ def changed_file(entry: dict[str, Any]) -> ChangedFile | SkippedFile | None:
     kind = {"added": FileStatus.added, "renamed": FileStatus.renamed}.get(
         str(status), FileStatus.modified
     )
-    return ChangedFile(
-        path,
-        kind,
+    # The lines and hunks are the patch's; the status is GitHub's (a patch without git's
+    # headers cannot say "renamed").
+    return replace(
+        parsed,
+        status=kind,
         old_path=old if kind is FileStatus.renamed else None,
-        added_lines=parsed.added_lines,
-        hunks=parsed.hunks,
         whole_file=kind is FileStatus.added,
-        removed_lines=parsed.removed_lines,
-        base_hunks=parsed.base_hunks,
     )
 
 
@@ -174,7 +171,7 @@ class GitHubAdapter:
         run = _Run(repo, number, inst, str(head), str(base))
         self._remember(job.id, run)
         if self._writes:
-            run.check_run = await self._start_check(run)
+            await self._start_check(run)
         entries = await self._call(c.files, inst, repo, number)
         files, skipped = diffs_of(entries)
         run.diffs = {f.path: f for f in files}
@@ -215,35 +212,39 @@ class GitHubAdapter:
 
     async def abandon(self, job: Job, outcome: str) -> None:
         run = self._runs.pop(job.id, None)
-        if run is None or run.check_run is None:
+        if run is None:
             return
-        self._checks.pop((run.repo, run.head), None)
         stale = outcome in ("stale", "superseded")
+        summary = (
+            "A newer commit is reviewed instead."
+            if stale
+            else f"review-bot could not review this commit ({outcome}); see its logs."
+        )
+        title = "Superseded by a newer push" if stale else "Not reviewed"
+        await self._end_check(run, "cancelled" if stale else "neutral", title, summary)
+
+    async def _end_check(self, run: _Run, conclusion: str, title: str, summary: str) -> None:
+        """Complete the head's check run, if this process started one."""
+        run_id = self._checks.pop((run.repo, run.head), None)
+        if run_id is None:
+            return
         body = {
             "status": "completed",
-            "conclusion": "cancelled" if stale else "neutral",
+            "conclusion": conclusion,
             "completed_at": _now(),
-            "output": {
-                "title": "Superseded by a newer push" if stale else "Not reviewed",
-                "summary": "A newer commit is reviewed instead."
-                if stale
-                else f"review-bot could not review this commit ({outcome}); see its logs.",
-            },
+            "output": {"title": title, "summary": summary},
         }
-        await self._call(
-            self.client.update_check_run, run.installation, run.repo, run.check_run, body
-        )
+        await self._call(self.client.update_check_run, run.installation, run.repo, run_id, body)
 
-    async def _start_check(self, run: _Run) -> int | None:
+    async def _start_check(self, run: _Run) -> None:
         # One check run per head across a job's attempts: a retry must not add another.
-        known = self._checks.get((run.repo, run.head))
-        if known is not None:
-            return known
+        if (run.repo, run.head) in self._checks:
+            return
         if not self.client.is_app:
             if not self._said_no_checks:
                 log.info("token auth cannot create check runs; skipping them")
                 self._said_no_checks = True
-            return None
+            return
         body = {
             "name": CHECK_NAME,
             "head_sha": run.head,
@@ -255,7 +256,6 @@ class GitHubAdapter:
         self._checks[(run.repo, run.head)] = made
         while len(self._checks) > MAX_RUNS:
             self._checks.pop(next(iter(self._checks)))
-        return made
 
     # --- post -------------------------------------------------------------------------------
 
@@ -295,9 +295,10 @@ class GitHubAdapter:
         if fixed:
             await self._answer_fixed(run, fixed)
         new = 0 if draft is None else len(draft.inline) + len(draft.listed)
-        if run.check_run is not None:
-            await self._finish_check(run, plan, new)
-            self._checks.pop((run.repo, run.head), None)
+        output = render.check_output(plan, new)
+        fail_on = Severity.parse(self._review(run.repo).fail_on)
+        conclusion = render.check_conclusion(plan, fail_on)
+        await self._end_check(run, conclusion, output["title"], output["summary"])
         self._runs.pop(job.id, None)
         return {
             "posted": review_id is not None,
@@ -340,20 +341,6 @@ class GitHubAdapter:
             thread = threads.get(int(comment["id"]))
             if thread is not None and not thread[1]:
                 await self._call(c.resolve_thread, inst, thread[0])
-
-    async def _finish_check(self, run: _Run, plan: ReviewPlan, new: int) -> None:
-        assert run.check_run is not None
-        body = {
-            "status": "completed",
-            "conclusion": render.check_conclusion(
-                plan, Severity.parse(self._review(run.repo).fail_on)
-            ),
-            "completed_at": _now(),
-            "output": render.check_output(plan, new),
-        }
-        await self._call(
-            self.client.update_check_run, run.installation, run.repo, run.check_run, body
-        )
 
 
 def _now() -> str:
