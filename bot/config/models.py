@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -297,41 +298,121 @@ class GitHubConfig(_WithSecrets):
 
 
 class GerritSshConfig(_Strict):
+    """``gerrit stream-events`` over SSH: how bots follow servers without the webhooks plugin."""
+
     host: str = Field(min_length=1)
     port: Annotated[int, Field(gt=0, le=65535)] = 29418
-    username: str | None = None
-    key_file: Path | None = None
+    username: str = Field(min_length=1)
+    key_file: Path
+    # Host keys the bot trusts (OpenSSH format); an unknown host is never accepted.
+    known_hosts_file: Path
+    keepalive_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Reconnects wait backoff_initial * 2**n seconds, up to backoff_max, with full jitter.
+    backoff_initial_seconds: Annotated[float, Field(gt=0)] = 1.0
+    backoff_max_seconds: Annotated[float, Field(gt=0)] = 60.0
 
-    @field_validator("key_file")
+    @field_validator("key_file", "known_hosts_file")
     @classmethod
-    def _key_relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _relative_to_file(value, info)
+    def _relative(cls, value: Path, info: ValidationInfo) -> Path:
+        return _relative_to_file(value, info) or value
+
+
+GerritNotify = Literal["NONE", "OWNER", "OWNER_REVIEWERS", "ALL"]
+PatchSetKind = Literal[
+    "REWORK",
+    "TRIVIAL_REBASE",
+    "TRIVIAL_REBASE_WITH_MESSAGE_UPDATE",
+    "MERGE_FIRST_PARENT_UPDATE",
+    "NO_CODE_CHANGE",
+    "NO_CHANGE",
+]
+
+
+class GerritVote(_Strict):
+    """An optional label vote: ``value`` when the review's worst new finding is at least
+    ``severity`` (the first matching entry wins), else ``otherwise``."""
+
+    label: str = Field(min_length=1)
+    severity: SeverityName
+    value: int
+    otherwise: int | None = None
 
 
 class GerritConfig(_WithSecrets):
-    _secrets: ClassVar[tuple[str, ...]] = ("password", "webhook_token")
+    _secrets: ClassVar[tuple[str, ...]] = ("password", "token", "webhook_token")
 
     enabled: bool = False
     url: str | None = None
+    # HTTP credentials (Settings > HTTP Credentials), Basic auth under /a/ ...
     username: str | None = None
     password: SecretValue | None = None
     password_file: SecretFileValue | None = None
+    # ... or a bearer token (OAuth, or 3.13+ auth tokens).
+    token: SecretValue | None = None
+    token_file: SecretFileValue | None = None
+    # TLS: verified by default; a CA bundle for a private CA.
+    ca_bundle: Path | None = None
+    # The webhooks plugin cannot sign: the token is the last segment of its URL.
     webhook_token: SecretValue | None = None
     webhook_token_file: SecretFileValue | None = None
+    # Source networks the webhooks plugin may post from (CIDR); empty: any.
+    webhook_networks: list[IPvAnyNetwork] = Field(default_factory=list)
     ssh: GerritSshConfig | None = None
     dry_run: bool = False
+    # The bot's own account: its events never trigger it. Defaults to ``username``.
+    bot_account: str | None = None
+    skip_kinds: list[PatchSetKind] = Field(
+        default_factory=lambda: ["TRIVIAL_REBASE", "NO_CODE_CHANGE", "NO_CHANGE"]
+    )
+    # Matched (re.search) on the cover message after its "Patch Set N:" header.
+    recheck_command: str = r"(?im)^\s*recheck\s+review-bot\s*$"
+    # OpenDev's rule for third-party CI: a plain "recheck" re-triggers every system.
+    recheck_plain: bool = True
+    notify: GerritNotify = "OWNER"
+    ignore_attention_set: bool = True
+    votes: list[GerritVote] = Field(default_factory=list)
+    # Gerrit 3.10+ stores fixes on comments behind a server experiment; auto probes.
+    fix_suggestions: Literal["auto", "on", "off"] = "auto"
+    # Patch sets of changes updated in this window are caught up after a reconnect.
+    catch_up_max_seconds: Annotated[float, Field(gt=0)] = 86400.0
+
+    @field_validator("recheck_command")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
 
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return None if url is None else _http_url(url, "url")
 
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _relative_to_file(value, info)
+
+    @property
+    def account(self) -> str | None:
+        return self.bot_account or self.username or (self.ssh.username if self.ssh else None)
+
     @model_validator(mode="after")
     def _usable_when_enabled(self) -> GerritConfig:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password (or password_file) go together")
-        if self.enabled and self.url is None:
-            raise ValueError("enabled needs url")
+        if self.password is not None and self.token is not None:
+            raise ValueError("set password or token, not both")
+        if self.enabled:
+            if self.url is None:
+                raise ValueError("enabled needs url")
+            if self.webhook_token is None and self.ssh is None:
+                raise ValueError(
+                    "enabled needs a way in: webhook_token(_file) for the webhooks plugin, "
+                    "or ssh for stream-events"
+                )
         return self
 
 

@@ -83,7 +83,14 @@ def test_example_commented_platform_keys_are_valid(env: pytest.MonkeyPatch) -> N
                     "username": "review-bot",
                     "password": "${GERRIT_HTTP_PASSWORD}",
                     "webhook_token": "${GERRIT_WEBHOOK_TOKEN}",
-                    "ssh": {"host": "review.opendev.org", "username": "review-bot"},
+                    "ssh": {
+                        "host": "review.opendev.org",
+                        "username": "review-bot",
+                        "key_file": "/etc/review-bot/gerrit_ssh_key",
+                        "known_hosts_file": "/etc/review-bot/gerrit_known_hosts",
+                    },
+                    "webhook_networks": ["10.0.0.0/8"],
+                    "votes": [{"label": "Verified", "severity": "error", "value": -1}],
                 },
             },
             "projects": [
@@ -329,14 +336,21 @@ def test_gerrit_ssh(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "platforms:\n  gerrit:\n    enabled: true\n    url: https://review.example.org/\n"
-        "    ssh:\n      host: review.example.org\n      key_file: keys/id\n",
+        "    ssh:\n      host: review.example.org\n      key_file: keys/id\n"
+        "      username: bot\n      known_hosts_file: known_hosts\n",
     )
     gerrit = load_config(path).platforms.gerrit
     assert gerrit.url == "https://review.example.org"
     assert gerrit.ssh is not None and gerrit.ssh.port == 29418
     assert gerrit.ssh.key_file == tmp_path / "keys" / "id"
+    assert gerrit.ssh.known_hosts_file == tmp_path / "known_hosts"
+    assert gerrit.account == "bot"  # the stream's account, when no HTTP user is set
     no_host = write(tmp_path, "platforms:\n  gerrit:\n    ssh: {port: 22}\n", "b.yaml")
     assert "platforms.gerrit.ssh.host" in load_error(no_host)
+    no_way_in = write(
+        tmp_path, "platforms:\n  gerrit:\n    enabled: true\n    url: https://g\n", "c.yaml"
+    )
+    assert "enabled needs a way in" in load_error(no_way_in)
 
 
 def test_dry_run_global_and_per_platform() -> None:
