@@ -116,6 +116,11 @@ class PermanentError(PlatformError):
     """Retrying will not help (404, 403, a malformed change): the job fails for good."""
 
 
+class NotReviewable(PlatformError):
+    """The change is in no state for a review (merged or abandoned since the event): the
+    job ends quietly, posting nothing; not a failure."""
+
+
 # --- the job store -----------------------------------------------------------------------------
 
 

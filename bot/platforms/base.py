@@ -40,16 +40,23 @@ class Ignored:
 
 Headers = Mapping[str, str]
 WebhookParser = Callable[[Headers, bytes], "ParsedEvent | Ignored"]
+# Runs before the body is read: the route's path parameters and the peer's address;
+# raises WebhookRejected (a sender that cannot sign, like Gerrit's webhooks plugin).
+WebhookAuthorizer = Callable[[Mapping[str, str], "str | None"], None]
 
 
 @dataclass(frozen=True)
 class WebhookRoute:
     method: str  # "POST"
-    path: str  # "/webhooks/github"
+    path: str  # "/webhooks/github", or with parameters: "/webhooks/gerrit/{token}"
     parse: WebhookParser
+    authorize: WebhookAuthorizer | None = None
 
 
-BackgroundTask = Callable[[], Awaitable[None]]
+# Where a background task hands the events it receives: the same path as a webhook's
+# (dedupe, enqueue, wake the worker). It raises when the store cannot take the event.
+EventSink = Callable[["ParsedEvent | Ignored"], Awaitable[None]]
+BackgroundTask = Callable[[EventSink], Awaitable[None]]
 
 
 @runtime_checkable
@@ -87,6 +94,11 @@ class PlatformAdapter(Protocol):
         listener); they are started with the app and cancelled on shutdown."""
         ...
 
+    def health(self) -> dict[str, Any]:
+        """What /readyz and /metrics show of the adapter's own state (a stream's
+        connection, say); empty when there is nothing beyond the routes."""
+        ...
+
 
 class AdapterRegistry:
     """Platform name -> adapter; the server and the worker look adapters up here."""
@@ -120,10 +132,12 @@ class AdapterRegistry:
 __all__ = [
     "AdapterRegistry",
     "BackgroundTask",
+    "EventSink",
     "Headers",
     "Ignored",
     "ParsedEvent",
     "PlatformAdapter",
+    "WebhookAuthorizer",
     "WebhookParser",
     "WebhookRoute",
 ]

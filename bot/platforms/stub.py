@@ -74,6 +74,9 @@ class StubAdapter:
     def background_tasks(self) -> list[BackgroundTask]:
         return []
 
+    def health(self) -> dict[str, Any]:
+        return {}
+
     def parse_webhook(self, headers: Headers, body: bytes) -> ParsedEvent | Ignored:
         # Constant-time compare: a token check must not leak the token byte by byte.
         given = headers.get(TOKEN_HEADER, "")

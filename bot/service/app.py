@@ -23,9 +23,11 @@ from bot.errors import WebhookRejected
 from bot.model import JobKey
 from bot.platforms.base import (
     AdapterRegistry,
+    EventSink,
     Ignored,
+    ParsedEvent,
     PlatformAdapter,
-    WebhookParser,
+    WebhookRoute,
 )
 from bot.service.metrics import CONTENT_TYPE, Metrics
 from bot.service.store import JobStore
@@ -47,6 +49,10 @@ def _json(code: int, **body: Any) -> web.Response:
     return web.json_response(body, status=code)
 
 
+class _StoreDown(Exception):
+    """The store could not take an event (logged where it happened)."""
+
+
 class _Webhooks:
     """The handlers; store calls go to ``executor`` so SQLite never blocks the loop."""
 
@@ -57,7 +63,9 @@ class _Webhooks:
         metrics: Metrics,
         executor: Executor,
         worker: Worker | None,
+        adapters: AdapterRegistry,
     ) -> None:
+        self.adapters = adapters
         self.config = config
         self.store = store
         self.metrics = metrics
@@ -72,11 +80,17 @@ class _Webhooks:
         self.metrics.deliveries_rejected.labels(platform, str(status)).inc()
         return _json(status, status="rejected", reason=reason)
 
-    def handler(self, platform: str, parse: WebhookParser) -> Callable[..., Any]:
+    def handler(self, platform: str, route: WebhookRoute) -> Callable[..., Any]:
         limit = self.config.server.max_body_bytes
 
         async def handle(request: web.Request) -> web.Response:
             self.metrics.deliveries_received.labels(platform).inc()
+            try:
+                if route.authorize is not None:
+                    # Before the body is read: an unauthorised sender costs nothing.
+                    route.authorize(request.match_info, request.remote)
+            except WebhookRejected as exc:
+                return self._reject(platform, exc.status, exc.reason)
             # Refuse by the declared length before reading; client_max_size catches
             # chunked bodies that lie or declare nothing.
             if request.content_length is not None and request.content_length > limit:
@@ -86,61 +100,79 @@ class _Webhooks:
             except web.HTTPRequestEntityTooLarge:
                 return self._reject(platform, 413, f"body over {limit} bytes")
             try:
-                event = parse(request.headers, body)
+                event = route.parse(request.headers, body)
             except WebhookRejected as exc:
                 return self._reject(platform, exc.status, exc.reason)
-            if isinstance(event, Ignored):
-                self.metrics.events_ignored.labels(platform, event.kind).inc()
-                return _json(event.status, status=event.kind, reason=event.reason)
-            key = JobKey(event.platform, event.project, event.change, event.revision)
-            fields = {
-                "delivery_id": event.delivery_id,
-                "platform": event.platform,
-                "project": event.project,
-                "change": event.change,
-                "revision": event.revision,
-            }
             try:
-                # Enqueue before recording the delivery: if recording then failed, the
-                # platform's redelivery would be taken for a duplicate and the event lost.
-                # A duplicate enqueue coalesces with the existing job of the same key.
-                queued = await self.call(
-                    self.store.enqueue,
-                    key,
-                    # The worker reads it: a re-check asked for this revision explicitly.
-                    {**event.payload, "recheck": event.recheck},
-                    delivery_id=event.delivery_id,
-                    recheck=event.recheck,
-                )
-                new = event.delivery_id is None or await self.call(
-                    self.store.record_delivery,
-                    event.delivery_id,
-                    self.config.server.delivery_ttl_seconds,
-                )
-            except Exception:
-                log.exception("store unavailable; delivery refused with 503", extra=fields)
+                status, answer = await self.accept(platform, event)
+            except _StoreDown:
                 return self._reject(platform, 503, "job store unavailable")
-            if not new:
-                self.metrics.deliveries_deduplicated.labels(platform).inc()
-                log.info("duplicate delivery", extra={**fields, "job_id": queued.job_id})
-                return _json(202, status="duplicate", job_id=queued.job_id)
-            if self.worker is not None:
-                self.worker.wake()
-            log.info(
-                "queued (coalesced=%s, superseded=%s)",
-                queued.coalesced,
-                list(queued.superseded),
-                extra={**fields, "job_id": queued.job_id},
-            )
-            return _json(
-                202,
-                status="queued",
-                job_id=queued.job_id,
-                coalesced=queued.coalesced,
-                superseded=list(queued.superseded),
-            )
+            return _json(status, **answer)
 
         return handle
+
+    def sink(self, platform: str) -> EventSink:
+        """A background task's way in (Gerrit's stream): the same path as a webhook."""
+
+        async def take(event: ParsedEvent | Ignored) -> None:
+            self.metrics.deliveries_received.labels(platform).inc()
+            await self.accept(platform, event)
+
+        return take
+
+    async def accept(
+        self, platform: str, event: ParsedEvent | Ignored
+    ) -> tuple[int, dict[str, Any]]:
+        """Queue the event's job (or count it ignored): the answer's status and body."""
+        if isinstance(event, Ignored):
+            self.metrics.events_ignored.labels(platform, event.kind).inc()
+            return event.status, {"status": event.kind, "reason": event.reason}
+        key = JobKey(event.platform, event.project, event.change, event.revision)
+        fields = {
+            "delivery_id": event.delivery_id,
+            "platform": event.platform,
+            "project": event.project,
+            "change": event.change,
+            "revision": event.revision,
+        }
+        try:
+            # Enqueue before recording the delivery: if recording then failed, the
+            # platform's redelivery would be taken for a duplicate and the event lost.
+            # A duplicate enqueue coalesces with the existing job of the same key.
+            queued = await self.call(
+                self.store.enqueue,
+                key,
+                # The worker reads it: a re-check asked for this revision explicitly.
+                {**event.payload, "recheck": event.recheck},
+                delivery_id=event.delivery_id,
+                recheck=event.recheck,
+            )
+            new = event.delivery_id is None or await self.call(
+                self.store.record_delivery,
+                event.delivery_id,
+                self.config.server.delivery_ttl_seconds,
+            )
+        except Exception as exc:
+            log.exception("store unavailable; delivery refused with 503", extra=fields)
+            raise _StoreDown from exc
+        if not new:
+            self.metrics.deliveries_deduplicated.labels(platform).inc()
+            log.info("duplicate delivery", extra={**fields, "job_id": queued.job_id})
+            return 202, {"status": "duplicate", "job_id": queued.job_id}
+        if self.worker is not None:
+            self.worker.wake()
+        log.info(
+            "queued (coalesced=%s, superseded=%s)",
+            queued.coalesced,
+            list(queued.superseded),
+            extra={**fields, "job_id": queued.job_id},
+        )
+        return 202, {
+            "status": "queued",
+            "job_id": queued.job_id,
+            "coalesced": queued.coalesced,
+            "superseded": list(queued.superseded),
+        }
 
     async def healthz(self, request: web.Request) -> web.Response:
         return _json(200, status="alive")
@@ -153,7 +185,10 @@ class _Webhooks:
             return _json(503, status="not ready", reason=reason)
         if self.worker is None or not self.worker.running:
             return _json(503, status="not ready", reason="worker loop not running")
-        return _json(200, status="ready")
+        # An adapter's own state (Gerrit's stream) is shown, not judged: a stream that is
+        # reconnecting must not take the webhook routes out of the load balancer.
+        platforms = {a.name: h for a in self.adapters if (h := a.health())}
+        return _json(200, status="ready", **({"platforms": platforms} if platforms else {}))
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         # Rendering calls the queue-depth callback, a store read: off the loop.
@@ -187,19 +222,20 @@ def create_app(
     app[WORKER] = worker
     own_executor = store_executor is None
     executor = store_executor or ThreadPoolExecutor(4, thread_name_prefix="webhook-store")
-    hooks = _Webhooks(config, store, metrics, executor, worker)
+    hooks = _Webhooks(config, store, metrics, executor, worker, registry)
+    metrics.track_platforms(lambda: {a.name: a.health() for a in registry})
     metrics.track_queue_depth(store.depth)
 
     for adapter in registry:
         for route in adapter.routes():
-            app.router.add_route(route.method, route.path, hooks.handler(adapter.name, route.parse))
+            app.router.add_route(route.method, route.path, hooks.handler(adapter.name, route))
     app.router.add_get("/healthz", hooks.healthz)
     app.router.add_get("/readyz", hooks.readyz)
     app.router.add_get("/metrics", hooks.metrics_page)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(run(), name=f"{adapter.name}-background")
+            asyncio.create_task(run(hooks.sink(adapter.name)), name=f"{adapter.name}-background")
             for adapter in registry
             for run in adapter.background_tasks()
         ]

@@ -8,7 +8,8 @@ and never a token, URL or anything a webhook sender controls freely.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,6 +19,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -95,5 +98,38 @@ class Metrics:
 
         self.queue_depth.set_function(read)
 
+    def track_platforms(self, health: Callable[[], dict[str, dict[str, Any]]]) -> None:
+        """Adapters' own state, read at scrape time: a stream-events connection shows as
+        connected, reconnects and events (``PlatformAdapter.health()["stream"]``)."""
+        self.registry.register(_StreamCollector(health))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StreamCollector(Collector):
+    def __init__(self, health: Callable[[], dict[str, dict[str, Any]]]) -> None:
+        self._health = health
+
+    def collect(self) -> Iterator[Metric]:
+        connected = GaugeMetricFamily(
+            "review_bot_stream_connected",
+            "Whether the platform's event stream (Gerrit stream-events) is connected.",
+            labels=["platform"],
+        )
+        reconnects = CounterMetricFamily(
+            "review_bot_stream_reconnects",
+            "Connections of the event stream after its first one.",
+            labels=["platform"],
+        )
+        events = CounterMetricFamily(
+            "review_bot_stream_events", "Events read from the event stream.", labels=["platform"]
+        )
+        for platform, health in self._health().items():
+            stream = health.get("stream")
+            if not isinstance(stream, dict):
+                continue
+            connected.add_metric([platform], 1.0 if stream.get("connected") else 0.0)
+            reconnects.add_metric([platform], float(stream.get("reconnects", 0)))
+            events.add_metric([platform], float(stream.get("events", 0)))
+        yield from (connected, reconnects, events)

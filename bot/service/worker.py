@@ -27,7 +27,7 @@ from bot.config.models import Config
 from bot.config.repo import REPO_CONFIG_PATH, with_repo_config
 from bot.core.plan import plan_to_json
 from bot.core.sources import snapshot
-from bot.errors import InputError, LeaseLost, PermanentError, TransientError
+from bot.errors import InputError, LeaseLost, NotReviewable, PermanentError, TransientError
 from bot.model import Change, Job, JobState, ReviewPlan
 from bot.platforms.base import AdapterRegistry, PlatformAdapter
 from bot.service.analysis import default_analysis_executor, plan_in_child
@@ -77,7 +77,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 # Outcomes after which the job will not run again on its own.
-_ENDED_UNPOSTED = frozenset({"stale", "superseded", "failed", "dead"})
+_ENDED_UNPOSTED = frozenset({"stale", "superseded", "failed", "dead", "not_reviewable"})
 
 
 class Worker:
@@ -300,6 +300,12 @@ class Worker:
             self._analysis_executor(), plan_in_child, snap, config, options, self._cwd
         )
 
+    async def _not_reviewable(self, job: Job, exc: NotReviewable) -> str:
+        log.info("not reviewed: %s", exc, extra=job_fields(job))
+        result = {"posted": False, "not_reviewable": str(exc)}
+        await self._call(self.store.complete, job.id, _owner(job), result)
+        return "not_reviewable"
+
     async def _attempt(self, job: Job) -> str:
         stop = await self._still_ours(job)
         if stop is not None:
@@ -307,7 +313,10 @@ class Worker:
         platform = job.key.platform
         adapter = self.adapters.get(platform)  # KeyError: no such adapter, fails the job
         team = self.config.for_project(platform, job.key.project)
-        change = await adapter.fetch(job)
+        try:
+            change = await adapter.fetch(job)
+        except NotReviewable as exc:
+            return await self._not_reviewable(job, exc)
         # The repository's own settings (read at the base revision); a broken file is
         # named in the review, and the team's settings apply.
         config, repo_error = with_repo_config(team, change.repo_config)
@@ -349,8 +358,11 @@ class Worker:
         semaphore = self._semaphores.setdefault(
             platform, asyncio.Semaphore(self.options.platform_concurrency)
         )
-        async with semaphore:
-            posted = await adapter.post(job, plan)
+        try:
+            async with semaphore:
+                posted = await adapter.post(job, plan)
+        except NotReviewable as exc:
+            return await self._not_reviewable(job, exc)
         result = {"dry_run": False, "posted": posted, "plan": plan_to_json(plan)}
         await self._call(self.store.complete, job.id, _owner(job), result)
         return "posted"

@@ -12,6 +12,7 @@ from bot.errors import (
     DiffError,
     IntakeError,
     LeaseLost,
+    NotReviewable,
     PermanentError,
     StoreError,
     TransientError,
@@ -30,6 +31,7 @@ CASES = [
     WebhookRejected(401, "bad signature"),
     StoreError("sqlite:///x", "read-only"),
     LeaseLost(3, "host:1"),
+    NotReviewable("change 7 is merged", 409),
 ]
 
 

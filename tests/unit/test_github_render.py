@@ -22,6 +22,7 @@ from bot.model import (
     Span,
     TextEdit,
 )
+from bot.platforms import common
 from bot.platforms.github import changed_file, render
 
 PATH = "tests/test_x.py"
@@ -204,10 +205,10 @@ def test_posted_and_fixed() -> None:
     skipped = (SkippedFile("tests/big.py", SkipReason.too_large, "too large"),)
     p = plan(comment(12, fp="4" * 32), present=("4" * 32,), skipped=skipped)
     # 1 is gone; 3's file was not reviewed, so nothing is known about it; 4 is still there.
-    assert [fp for fp, _ in render.fixed(p, already, set())] == ["1" * 32]
+    assert [fp for fp, _ in common.fixed(p, already, set())] == ["1" * 32]
     reply = render.fixed_reply("1" * 32, "0123456789abcdef")
     assert reply.startswith("Fixed in `0123456789ab`.")
-    assert render.fixed(p, already, render.answered([{"body": reply}])) == []
+    assert common.fixed(p, already, render.answered([{"body": reply}])) == []
 
 
 def test_check_conclusion_follows_fail_on() -> None:
@@ -244,12 +245,12 @@ def test_pr_file_entries_become_changed_files() -> None:
 def test_relative_rule_pages_are_linked_only_under_a_docs_url() -> None:
     relative = replace(comment(12), url="docs/rules/some-rule.md")
     p = plan(relative, comment(13, fp="e" * 32))
-    linked = render.with_rule_links(p, "https://example.org/review-bot")
+    linked = common.with_rule_links(p, "https://example.org/review-bot")
     assert [c.url for c in linked.comments] == [
         "https://example.org/review-bot/docs/rules/some-rule.md",
         "https://example.org/rules/some-rule",  # absolute already: kept
     ]
-    unlinked = render.with_rule_links(p, None)
+    unlinked = common.with_rule_links(p, None)
     assert unlinked.comments[0].url is None
     assert "[Rule:" not in render.inline_body(relative, False)  # never a relative link
 

@@ -211,10 +211,14 @@ def platform_library_violations(root: Path) -> list[str]:
     ]
 
 
+# What every platform shares: the adapter contract and platform-neutral rendering helpers.
+SHARED_PLATFORM_MODULES = frozenset({"base", "common"})
+
+
 def platform_of(module: str) -> str | None:
     """``bot.platforms.github.client`` -> ``bot.platforms.github``; None unless concrete."""
     parts = module.split(".")
-    if len(parts) < 3 or parts[:2] != ["bot", "platforms"] or parts[2] == "base":
+    if len(parts) < 3 or parts[:2] != ["bot", "platforms"] or parts[2] in SHARED_PLATFORM_MODULES:
         return None
     return ".".join(parts[:3])
 

@@ -31,6 +31,7 @@ from bot.model import (
     SkippedFile,
     SkipReason,
 )
+from bot.platforms import common
 from bot.platforms.base import BackgroundTask, Headers, Ignored, ParsedEvent, WebhookRoute
 from bot.platforms.github import render
 from bot.platforms.github.client import GitHubClient, RequestHook, Unprocessable
@@ -145,6 +146,9 @@ class GitHubAdapter:
 
     def background_tasks(self) -> list[BackgroundTask]:
         return []
+
+    def health(self) -> dict[str, Any]:
+        return {}
 
     def parse_webhook(self, headers: Headers, body: bytes) -> ParsedEvent | Ignored:
         return parse(self.rules, headers, body)
@@ -264,7 +268,7 @@ class GitHubAdapter:
         if run is None:
             raise PermanentError("GitHub: post without a fetch in this process")  # a bug
         c, inst = self.client, run.installation
-        plan = render.with_rule_links(plan, self._review(run.repo).rule_docs_url)
+        plan = common.with_rule_links(plan, self._review(run.repo).rule_docs_url)
         comments = await self._call(c.review_comments, inst, run.repo, run.number)
         already = render.posted(comments)
         settings = self.settings
@@ -291,7 +295,7 @@ class GitHubAdapter:
         review_id = None
         if draft is not None:
             review_id, draft = await self._post_review(run, draft)
-        fixed = render.fixed(plan, already, render.answered(comments))
+        fixed = common.fixed(plan, already, render.answered(comments))
         if fixed:
             await self._answer_fixed(run, fixed)
         new = 0 if draft is None else len(draft.inline) + len(draft.listed)

@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from bot.core.fingerprint import marker, read_marker
 from bot.model import ChangedFile, Comment, Hunk, ReviewPlan, Severity, SkippedFile
+from bot.platforms.common import headline
 
 SUMMARY_MARKER = "<!-- review-bot:summary -->"
 _FIXED_MARKER = "<!-- review-bot:fixed={} -->"
@@ -135,35 +136,8 @@ def _skip_key(s: SkippedFile) -> str:
     return statement_key(f"{s.path}\0{s.reason}")
 
 
-def fixed(
-    plan: ReviewPlan, already: Mapping[str, Mapping[str, Any]], replied: set[str]
-) -> list[tuple[str, Mapping[str, Any]]]:
-    """Posted comments whose finding is gone at the head and not answered yet. A file the
-    review skipped proves nothing, so its comments are left alone."""
-    skipped = {s.path for s in plan.summary.skipped}
-    present = set(plan.summary.present)
-    return [
-        (fp, c)
-        for fp, c in already.items()
-        if fp not in present and fp not in replied and c.get("path") not in skipped
-    ]
-
-
 def fixed_reply(fingerprint: str, sha: str) -> str:
     return f"Fixed in `{sha[:12]}`.\n\n{_FIXED_MARKER.format(fingerprint)}"
-
-
-def with_rule_links(plan: ReviewPlan, docs_url: str | None) -> ReviewPlan:
-    """Rule pages as absolute links: a rule's relative ``url`` (``docs/rules/x.md``) is
-    joined to ``review.rule_docs_url``; without one it cannot be linked from a PR, where
-    it would resolve against the PR's own repository."""
-    comments = []
-    for c in plan.comments:
-        url = c.url
-        if url and not urlsplit(url).scheme:
-            url = urljoin(docs_url.rstrip("/") + "/", url) if docs_url else None
-        comments.append(replace(c, url=url))
-    return replace(plan, comments=tuple(comments))
 
 
 # --- placing a finding -----------------------------------------------------------------------
@@ -307,14 +281,10 @@ def revalidate(d: Draft, diffs: Mapping[str, ChangedFile]) -> Draft:
 
 def _counts(comments: Sequence[Comment], more: int = 0) -> str:
     """The headline and the table by rule; ``more``: new findings this review leaves out."""
+    head = headline(comments, more)
     if not comments:
-        return "review-bot: no new findings."
-    shown = ReviewPlan(tuple(comments))
-    sev = ", ".join(f"{k} {s.name}" for s, k in shown.by_severity().items())
-    rows = "\n".join(f"| `{r}` | {k} |" for r, k in shown.by_rule().items())
-    n = len(comments) + more
-    shown_here = " shown here" if more else ""
-    head = f"review-bot: {n} new finding{'s' if n != 1 else ''} ({sev}{shown_here})."
+        return head
+    rows = "\n".join(f"| `{r}` | {k} |" for r, k in ReviewPlan(tuple(comments)).by_rule().items())
     return f"{head}\n\n| rule | findings |\n|---|---|\n{rows}"
 
 
