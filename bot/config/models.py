@@ -307,7 +307,8 @@ class GerritSshConfig(_Strict):
     # Host keys the bot trusts (OpenSSH format); an unknown host is never accepted.
     known_hosts_file: Path
     keepalive_seconds: Annotated[float, Field(gt=0)] = 30.0
-    # Reconnects wait backoff_initial * 2**n seconds, up to backoff_max, with full jitter.
+    # Reconnects wait backoff_initial * 2**n seconds, up to backoff_max: half of it
+    # fixed, half random (jitter), so replicas do not reconnect in step.
     backoff_initial_seconds: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_seconds: Annotated[float, Field(gt=0)] = 60.0
 

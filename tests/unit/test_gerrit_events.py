@@ -68,7 +68,7 @@ def test_a_bad_change_number_is_refused_naming_the_field(bad: object) -> None:
 def test_missing_revision_is_refused() -> None:
     data = event("patchset-created")
     del data["patchSet"]["revision"]
-    with pytest.raises(WebhookRejected, match="patchSet.revision"):
+    with pytest.raises(WebhookRejected, match=r"patchSet\.revision"):
         parse_event(RULES, data)
 
 
