@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.config.models import Config
 from bot.platforms.base import AdapterRegistry
+from bot.platforms.gerrit import GerritAdapter
 from bot.platforms.github import GitHubAdapter
 from bot.platforms.stub import StubAdapter
 from bot.service.app import create_app
@@ -26,7 +27,7 @@ log = logging.getLogger("review-bot.service")
 
 
 def build_adapters(config: Config, metrics: Metrics | None = None) -> AdapterRegistry:
-    """The adapters the config enables. Gerrit plugs in here as it lands."""
+    """The adapters the config enables."""
     registry = AdapterRegistry()
     github = config.platforms.github
     if github.enabled:
@@ -37,6 +38,17 @@ def build_adapters(config: Config, metrics: Metrics | None = None) -> AdapterReg
                 review=lambda project: config.for_project("github", project).review,
                 dry_run=config.is_dry_run("github"),
                 on_request=None if count is None else (lambda e, s: count.labels(e, s).inc()),
+            )
+        )
+    gerrit = config.platforms.gerrit
+    if gerrit.enabled:
+        hits = None if metrics is None else metrics.gerrit_requests
+        registry.register(
+            GerritAdapter(
+                gerrit,
+                review=lambda project: config.for_project("gerrit", project).review,
+                dry_run=config.is_dry_run("gerrit"),
+                on_request=None if hits is None else (lambda e, s: hits.labels(e, s).inc()),
             )
         )
     if config.platforms.stub.enabled:

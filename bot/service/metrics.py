@@ -87,6 +87,13 @@ class Metrics:
             registry=r,
         )
 
+        self.gerrit_requests = Counter(
+            "gerrit_api_requests",
+            "Gerrit REST requests, by endpoint template and HTTP status ('none': no answer).",
+            ["endpoint", "status"],
+            registry=r,
+        )
+
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
         """Read the depth at scrape time; a broken store shows as NaN, not a crash."""
 

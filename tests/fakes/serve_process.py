@@ -18,11 +18,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from bot.model import JobState
+from bot.model import Job, JobState
 from bot.service.store.sqlite import SqliteJobStore
 
 EXE = str(Path(sys.executable).parent / "review-bot")
@@ -130,3 +131,61 @@ class ServeProcess:
         """SIGKILL whatever is left of the server's process group: the test is over."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class ServiceUnderTest:
+    """A `review-bot serve` with its config in ``tmp`` and a SQLite store there: what the
+    end-to-end tests of each platform share (readiness, job waits, metrics)."""
+
+    def __init__(self, tmp: Path, config_text: str) -> None:
+        self.tmp = tmp
+        self.config = tmp / "config.yaml"
+        self.config.write_text(config_text)
+        self.server = ServeProcess(self.config, tmp)
+
+    def __enter__(self) -> Self:
+        try:
+            self.server.wait_ready()
+        except RuntimeError:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.stop()
+        self.server.reap()
+
+    def store(self) -> SqliteJobStore:
+        return SqliteJobStore(f"sqlite:///{self.tmp / 'bot.db'}")
+
+    def wait_job(self, job_id: int, timeout: float = 60.0) -> Job:
+        """The job once it is finished (done, failed or dead)."""
+        deadline = time.monotonic() + timeout
+        store = self.store()
+        try:
+            while time.monotonic() < deadline:
+                job = store.get(job_id)
+                if job is not None and job.state in (JobState.done, JobState.failed, JobState.dead):
+                    return job
+                time.sleep(0.05)
+        finally:
+            store.close()
+        raise AssertionError(f"job {job_id} did not finish:\n{self.server.output()[-3000:]}")
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.server.url + path, timeout=5) as reply:
+                body = reply.read().decode()
+                status = reply.status
+        except urllib.error.HTTPError as exc:
+            body, status = exc.read().decode(), exc.code
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body
+
+    def metrics(self) -> str:
+        return str(self.get("/metrics")[1])

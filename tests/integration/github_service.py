@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -13,11 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.model import JobState
 from bot.platforms.github.events import signature
-from bot.service.store.sqlite import SqliteJobStore
 from tests.fakes.github import FakeGitHub
-from tests.fakes.serve_process import ServeProcess
+from tests.fakes.serve_process import ServiceUnderTest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
 SECRET = "It's a Secret to Everybody"
@@ -54,11 +51,10 @@ def comment_event(
     return data
 
 
-class GitHubService:
+class GitHubService(ServiceUnderTest):
     def __init__(
         self, tmp: Path, fake: FakeGitHub, *, auth: str = "token", extra: str = ""
     ) -> None:
-        self.tmp = tmp
         self.fake = fake
         (tmp / "secret").write_text(SECRET)
         lines = [
@@ -77,24 +73,7 @@ class GitHubService:
             lines.append("    token_file: token")
         else:
             lines += ["    app_id: 2", "    private_key_file: app.pem"]
-        self.config = tmp / "config.yaml"
-        self.config.write_text("\n".join(lines) + "\n" + extra)
-        self.server = ServeProcess(self.config, tmp)
-
-    def __enter__(self) -> GitHubService:
-        try:
-            self.server.wait_ready()
-        except RuntimeError:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.server.stop()
-        self.server.reap()
+        super().__init__(tmp, "\n".join(lines) + "\n" + extra)
 
     def send(
         self,
@@ -126,24 +105,3 @@ class GitHubService:
         status, answer = self.send("pull_request", pr_event(action, number, head, base, **pr))
         assert status == 202 and answer["status"] == "queued", answer
         return self.wait_job(answer["job_id"])
-
-    def store(self) -> SqliteJobStore:
-        return SqliteJobStore(f"sqlite:///{self.tmp / 'bot.db'}")
-
-    def wait_job(self, job_id: int, timeout: float = 60.0) -> Any:
-        """The job once it is finished (done, failed or dead)."""
-        deadline = time.monotonic() + timeout
-        store = self.store()
-        try:
-            while time.monotonic() < deadline:
-                job = store.get(job_id)
-                if job is not None and job.state in (JobState.done, JobState.failed, JobState.dead):
-                    return job
-                time.sleep(0.05)
-        finally:
-            store.close()
-        raise AssertionError(f"job {job_id} did not finish:\n{self.server.output()[-3000:]}")
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.server.url + "/metrics", timeout=5) as reply:
-            return str(reply.read().decode())
