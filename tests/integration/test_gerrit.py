@@ -6,16 +6,20 @@ asyncssh clients."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.errors import PermanentError
 from bot.model import JobState
+from bot.platforms.gerrit.client import GerritClient
 from tests.fakes.gerrit import FakeGerrit
 from tests.fakes.gerrit_ssh import FakeGerritSsh
-from tests.integration.gerrit_service import PROJECT, GerritService
+from tests.integration.gerrit_service import PROJECT, TOKEN, GerritService
 
 TEST = "nova/tests/functional/test_servers.py"
 BASE = b"""\
@@ -373,3 +377,75 @@ def test_an_unknown_ssh_host_key_is_refused(tmp_path: Path, fake: FakeGerrit) ->
         stream = ready["platforms"]["gerrit"]["stream"]
         assert stream["connected"] is False
         assert str(ssh.known_hosts_file) in stream["last_error"]
+
+
+def test_a_refused_comment_is_said_in_the_message(service: GerritService, fake: FakeGerrit) -> None:
+    n = new_change(fake)
+    fake.fail("POST", r"/review$", 400, f"file {TEST} not found in revision {n},1\n")
+    job = service.review(fake.patchset_created(n))
+    assert job.state is JobState.done and job.attempts == 1, job.last_error
+    (body,) = reviews(fake, n)
+    assert "comments" not in body  # the review is not lost: its findings are in the message
+    assert f"Not inline:\n- {TEST}:" in body["message"]
+    assert "(Gerrit refused it inline)" in body["message"]
+    assert "finding" not in json.dumps(fake.comments(n))
+
+
+def test_a_409_ends_the_job_without_retrying(service: GerritService, fake: FakeGerrit) -> None:
+    n = new_change(fake)
+    fake.fail("POST", r"/review$", 409, "change is closed\n")
+    job = service.review(fake.patchset_created(n))
+    assert job.state is JobState.done and job.attempts == 1
+    assert job.result == {
+        "posted": False,
+        "not_reviewable": "Gerrit POST /changes/{id}/revisions/{rev}/review: 409 change is closed",
+    }
+    assert len(fake.calls("POST", r"/review$")) == 1
+
+
+def test_a_429_is_retried_after_its_wait(service: GerritService, fake: FakeGerrit) -> None:
+    n = new_change(fake)
+    fake.fail("GET", r"/files/$", 429, "Too many requests\n", headers={"Retry-After": "1"})
+    job = service.review(fake.patchset_created(n))
+    assert job.state is JobState.done and job.attempts == 2, job.last_error
+    gets = fake.calls("GET", r"/files/$")
+    assert [g.status for g in gets] == [429, 200] and gets[1].at - gets[0].at >= 0.9
+    assert len(reviews(fake, n)) == 1
+
+
+def test_a_non_utf8_test_file_is_named_not_reviewed(
+    service: GerritService, fake: FakeGerrit
+) -> None:
+    latin = "nova/tests/unit/test_latin.py"
+    n = new_change(fake, {TEST: HEAD, latin: b"# caf\xe9\ndef test_x():\n    pass\n"})
+    job = service.review(fake.patchset_created(n))
+    assert job.state is JobState.done, job.last_error
+    (body,) = reviews(fake, n)
+    assert f"Not reviewed:\n- {latin}:" in body["message"] and "UTF-8" in body["message"]
+    assert len(body["comments"][TEST]) == 2
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"type": "patchset-created"}'])
+def test_a_malformed_event_is_a_400_and_nothing_queued(service: GerritService, body: bytes) -> None:
+    request = urllib.request.Request(
+        f"{service.server.url}/webhooks/gerrit/{TOKEN}", data=body, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 400
+    assert service.jobs() == []
+
+
+def test_the_client_with_a_bearer_token(tmp_path: Path) -> None:
+    with FakeGerrit(token="t0ken") as fake:
+        assert GerritClient(fake.url, token="t0ken").version() == "3.10.1"
+        assert fake.requests[-1].headers["Authorization"] == "Bearer t0ken"
+        assert fake.requests[-1].path == "/a/config/server/version"
+        with pytest.raises(PermanentError) as info:
+            GerritClient(fake.url, token="wrong").version()
+        assert info.value.status == 401
+        # A private CA's bundle is what requests verifies against.
+        bundle = tmp_path / "ca.pem"
+        bundle.write_text("")
+        client = GerritClient(fake.url, token="t0ken", ca_bundle=bundle)
+        assert client._library().session.verify == str(bundle)

@@ -33,7 +33,13 @@ from bot.platforms.base import (
     WebhookRoute,
 )
 from bot.platforms.gerrit import render
-from bot.platforms.gerrit.client import BadRequest, GerritClient, RequestHook, ServerFailure
+from bot.platforms.gerrit.client import (
+    BadRequest,
+    Conflict,
+    GerritClient,
+    RequestHook,
+    ServerFailure,
+)
 from bot.platforms.gerrit.events import CURRENT, EventRules, authorize, parse_body, parse_event
 from bot.platforms.gerrit.stream import StreamListener
 
@@ -344,9 +350,13 @@ class GerritAdapter:
         return self._suggestions
 
     async def _send(self, run: _Run, draft: render.Draft, style: render.Style) -> None:
-        await self._call(
-            self.client.review, run.project, run.number, run.revision, draft.request(style)
-        )
+        try:
+            await self._call(
+                self.client.review, run.project, run.number, run.revision, draft.request(style)
+            )
+        except Conflict as exc:
+            # A vote on a change closed since the check, a change edit: retrying is no use.
+            raise NotReviewable(exc.message, exc.status) from None
 
     async def _post_review(
         self, run: _Run, draft: render.Draft, style: render.Style
