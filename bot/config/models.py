@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -222,6 +223,17 @@ class _WithSecrets(_Strict):
         return self
 
 
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+
+
 def _http_url(url: str, key: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -245,7 +257,7 @@ class GitHubConfig(_WithSecrets):
     dry_run: bool = False
     review_drafts: bool = False
     # A comment matching this (re.search, multi-line) asks for a forced re-check.
-    recheck_command: str = r"(?m)^\s*/recheck\s*$"
+    recheck_command: Regex = r"(?m)^\s*/recheck\s*$"
     # author_association values allowed to re-check; the PR's author always may.
     recheck_allowed: list[AuthorAssociation] = Field(
         default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"]
@@ -255,15 +267,6 @@ class GitHubConfig(_WithSecrets):
     # The bot's own login with token auth, so its comments never trigger it (an App's
     # comments come from a user of type Bot, which is always ignored).
     bot_login: str | None = None
-
-    @field_validator("recheck_command")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
 
     @field_validator("api_url")
     @classmethod
@@ -366,7 +369,7 @@ class GerritConfig(_WithSecrets):
         default_factory=lambda: ["TRIVIAL_REBASE", "NO_CODE_CHANGE", "NO_CHANGE"]
     )
     # Matched (re.search) on the cover message after its "Patch Set N:" header.
-    recheck_command: str = r"(?im)^\s*recheck\s+review-bot\s*$"
+    recheck_command: Regex = r"(?im)^\s*recheck\s+review-bot\s*$"
     # OpenDev's rule for third-party CI: a plain "recheck" re-triggers every system.
     recheck_plain: bool = True
     notify: GerritNotify = "OWNER"
@@ -376,15 +379,6 @@ class GerritConfig(_WithSecrets):
     fix_suggestions: Literal["auto", "on", "off"] = "auto"
     # Patch sets of changes updated in this window are caught up after a reconnect.
     catch_up_max_seconds: Annotated[float, Field(gt=0)] = 86400.0
-
-    @field_validator("recheck_command")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
 
     @field_validator("url")
     @classmethod

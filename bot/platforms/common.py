@@ -1,14 +1,27 @@
-"""What every platform's rendering shares: which posted findings are fixed, rule links
-that work from a review, and the review's headline. Pure."""
+"""What every platform shares: a webhook body read as a JSON object, which posted findings
+are fixed, rule links that work from a review, and the review's headline. Pure."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from bot.errors import WebhookRejected
 from bot.model import Comment, ReviewPlan
+
+
+def json_object(body: bytes | str) -> dict[str, Any]:
+    """The delivery's JSON object; anything else is the sender's error (400)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRejected(400, "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "body must be a JSON object")
+    return data
 
 
 def headline(comments: Sequence[Comment], more: int = 0) -> str:

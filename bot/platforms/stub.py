@@ -17,7 +17,6 @@ next posts fail, to exercise retries and dead letters.
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
 from bot.core.diff import parse_diff
@@ -31,6 +30,7 @@ from bot.platforms.base import (
     ParsedEvent,
     WebhookRoute,
 )
+from bot.platforms.common import json_object
 
 TOKEN_HEADER = "X-Stub-Token"
 _REQUIRED = ("project", "change", "revision")
@@ -82,12 +82,7 @@ class StubAdapter:
         given = headers.get(TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode(), self._token.encode()):
             raise WebhookRejected(401, "bad or missing token")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise WebhookRejected(400, "body must be a JSON object")
+        data = json_object(body)
         event = data.get("event", "review")
         if event != "review":
             return Ignored(f"event {event!r} is not reviewed")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from aiohttp import web
+from prometheus_client import Counter
 
 from bot.config.models import Config
 from bot.platforms.base import AdapterRegistry
@@ -26,29 +28,32 @@ from bot.service.worker import Worker
 log = logging.getLogger("review-bot.service")
 
 
+def _counted(counter: Counter) -> Callable[[str, str], None]:
+    """An API client's request hook: (endpoint template, status) counted."""
+    return lambda endpoint, status: counter.labels(endpoint, status).inc()
+
+
 def build_adapters(config: Config, metrics: Metrics | None = None) -> AdapterRegistry:
     """The adapters the config enables."""
     registry = AdapterRegistry()
     github = config.platforms.github
     if github.enabled:
-        count = None if metrics is None else metrics.github_requests
         registry.register(
             GitHubAdapter(
                 github,
                 review=lambda project: config.for_project("github", project).review,
                 dry_run=config.is_dry_run("github"),
-                on_request=None if count is None else (lambda e, s: count.labels(e, s).inc()),
+                on_request=None if metrics is None else _counted(metrics.github_requests),
             )
         )
     gerrit = config.platforms.gerrit
     if gerrit.enabled:
-        hits = None if metrics is None else metrics.gerrit_requests
         registry.register(
             GerritAdapter(
                 gerrit,
                 review=lambda project: config.for_project("gerrit", project).review,
                 dry_run=config.is_dry_run("gerrit"),
-                on_request=None if hits is None else (lambda e, s: hits.labels(e, s).inc()),
+                on_request=None if metrics is None else _counted(metrics.gerrit_requests),
             )
         )
     if config.platforms.stub.enabled:

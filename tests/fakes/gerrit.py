@@ -35,7 +35,6 @@ build stream-events payloads shaped like ``tests/fixtures/gerrit/*.json``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import difflib
 import hashlib
@@ -53,6 +52,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, unquote_plus
 
 from aiohttp import web
+
+from tests.fakes.app_thread import AppThread
 
 XSSI = ")]}'\n"
 COMMIT_MSG, PATCHSET_LEVEL = "/COMMIT_MSG", "/PATCHSET_LEVEL"
@@ -407,8 +408,7 @@ class FakeGerrit:
         self._numbers = itertools.count(1001)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._server = AppThread(self._app, "fake-gerrit")
         self.port = 0
 
     # --- setting the scene -----------------------------------------------------------------
@@ -618,36 +618,17 @@ class FakeGerrit:
 
     # --- the server ------------------------------------------------------------------------
 
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
     def start(self) -> FakeGerrit:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_route("*", "/{tail:.*}", self._dispatch)
-            runner = web.AppRunner(app, access_log=None)
-            try:
-                loop.run_until_complete(runner.setup())
-                site = web.TCPSite(runner, "127.0.0.1", 0)
-                loop.run_until_complete(site.start())
-                self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            finally:
-                ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-gerrit", daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        self._thread = self._loop = None
+        self._server.stop()
 
     def __enter__(self) -> FakeGerrit:
         return self.start()

@@ -25,7 +25,6 @@ thread; ``stop()`` ends it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import difflib
 import hashlib
@@ -43,6 +42,8 @@ from typing import Any
 import jsonschema
 import jwt
 from aiohttp import web
+
+from tests.fakes.app_thread import AppThread
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 DOCS = "https://docs.github.com/rest"
@@ -166,9 +167,7 @@ class FakeGitHub:
         self.hooks: list[tuple[str, re.Pattern[str], Callable[[], object]]] = []
         self._ids = itertools.count(100)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = AppThread(self._app, "fake-github")
         self.port = 0
 
     # --- setting the scene -----------------------------------------------------------------
@@ -288,49 +287,32 @@ class FakeGitHub:
 
     # --- the server ------------------------------------------------------------------------
 
+    def _app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        p = self.prefix
+        r = app.router
+        r.add_post(p + "/app/installations/{id}/access_tokens", self._access_token)
+        repo = p + "/repos/{owner}/{name}"
+        r.add_get(repo + "/pulls/{n}", self._pull)
+        r.add_get(repo + "/pulls/{n}/files", self._files)
+        r.add_get(repo + "/pulls/{n}/comments", self._comments)
+        r.add_post(repo + "/pulls/{n}/comments/{id}/replies", self._reply)
+        r.add_get(repo + "/pulls/{n}/reviews", self._reviews)
+        r.add_post(repo + "/pulls/{n}/reviews", self._create_review)
+        r.add_get(repo + "/contents/{path:.+}", self._contents)
+        r.add_get(repo + "/git/blobs/{sha}", self._blob)
+        r.add_post(repo + "/issues/comments/{id}/reactions", self._react)
+        r.add_post(repo + "/check-runs", self._create_check)
+        r.add_patch(repo + "/check-runs/{id}", self._update_check)
+        r.add_post(self.graphql_path, self._graphql)
+        return app
+
     def start(self) -> FakeGitHub:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(middlewares=[self._middleware])
-            p = self.prefix
-            r = app.router
-            r.add_post(p + "/app/installations/{id}/access_tokens", self._access_token)
-            repo = p + "/repos/{owner}/{name}"
-            r.add_get(repo + "/pulls/{n}", self._pull)
-            r.add_get(repo + "/pulls/{n}/files", self._files)
-            r.add_get(repo + "/pulls/{n}/comments", self._comments)
-            r.add_post(repo + "/pulls/{n}/comments/{id}/replies", self._reply)
-            r.add_get(repo + "/pulls/{n}/reviews", self._reviews)
-            r.add_post(repo + "/pulls/{n}/reviews", self._create_review)
-            r.add_get(repo + "/contents/{path:.+}", self._contents)
-            r.add_get(repo + "/git/blobs/{sha}", self._blob)
-            r.add_post(repo + "/issues/comments/{id}/reactions", self._react)
-            r.add_post(repo + "/check-runs", self._create_check)
-            r.add_patch(repo + "/check-runs/{id}", self._update_check)
-            r.add_post(self.graphql_path, self._graphql)
-            self._runner = web.AppRunner(app)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-github", daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = None
+        self._server.stop()
 
     # --- plumbing --------------------------------------------------------------------------
 

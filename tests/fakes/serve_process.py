@@ -133,6 +133,17 @@ class ServeProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+def service_config(tmp: Path) -> list[str]:
+    """The service settings the end-to-end tests share: a SQLite store in ``tmp``, short
+    backoffs, one analysis process and JSON logs."""
+    return [
+        f"storage: {{url: 'sqlite:///{tmp / 'bot.db'}'}}",
+        "server: {shutdown_grace_seconds: 5}",
+        "workers: {analysis_processes: 1, backoff_base_seconds: 0.2, backoff_cap_seconds: 1}",
+        "logging: {json: true}",
+    ]
+
+
 class ServiceUnderTest:
     """A `review-bot serve` with its config in ``tmp`` and a SQLite store there: what the
     end-to-end tests of each platform share (readiness, job waits, metrics)."""

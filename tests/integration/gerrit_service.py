@@ -14,7 +14,7 @@ from typing import Any
 from bot.model import Job
 from tests.fakes.gerrit import FakeGerrit
 from tests.fakes.gerrit_ssh import FakeGerritSsh
-from tests.fakes.serve_process import ServiceUnderTest
+from tests.fakes.serve_process import ServiceUnderTest, service_config
 
 TOKEN = "plugin-token-0123456789abcdef"
 PROJECT = "openstack/nova"
@@ -35,10 +35,7 @@ class GerritService(ServiceUnderTest):
         (tmp / "password").write_text(fake.password)
         (tmp / "token").write_text(TOKEN)
         lines = [
-            f"storage: {{url: 'sqlite:///{tmp / 'bot.db'}'}}",
-            "server: {shutdown_grace_seconds: 5}",
-            "workers: {analysis_processes: 1, backoff_base_seconds: 0.2, backoff_cap_seconds: 1}",
-            "logging: {json: true}",
+            *service_config(tmp),
             "platforms:",
             "  gerrit:",
             "    enabled: true",

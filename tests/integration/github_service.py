@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.platforms.github.events import signature
 from tests.fakes.github import FakeGitHub
-from tests.fakes.serve_process import ServiceUnderTest
+from tests.fakes.serve_process import ServiceUnderTest, service_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
 SECRET = "It's a Secret to Everybody"
@@ -58,10 +58,7 @@ class GitHubService(ServiceUnderTest):
         self.fake = fake
         (tmp / "secret").write_text(SECRET)
         lines = [
-            f"storage: {{url: 'sqlite:///{tmp / 'bot.db'}'}}",
-            "server: {shutdown_grace_seconds: 5}",
-            "workers: {analysis_processes: 1, backoff_base_seconds: 0.2, backoff_cap_seconds: 1}",
-            "logging: {json: true}",
+            *service_config(tmp),
             "platforms:",
             "  github:",
             "    enabled: true",

@@ -584,7 +584,7 @@ def test_events_have_the_fixture_shapes(fake: FakeGerrit, clock: Clock) -> None:
 
 def test_stop_leaves_no_thread_and_no_listener(clock: Clock) -> None:
     fake = FakeGerrit(clock=clock).start()
-    port, thread = fake.port, fake._thread
+    port, thread = fake.port, fake._server.thread
     assert thread is not None and thread.is_alive() and thread.name == "fake-gerrit"
     fake.stop()
     fake.stop()  # idempotent

@@ -28,6 +28,7 @@ from typing import Any
 from bot.config.models import GerritConfig
 from bot.errors import WebhookRejected
 from bot.platforms.base import Ignored, ParsedEvent
+from bot.platforms.common import json_object
 
 PLATFORM = "gerrit"
 # The job revision of a re-check: "the current patch set when the job runs".
@@ -84,13 +85,7 @@ def event_id(event: Mapping[str, Any]) -> str:
 
 
 def parse_body(rules: EventRules, body: bytes) -> ParsedEvent | Ignored:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected(400, "body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body must be a JSON object")
-    return parse_event(rules, data)
+    return parse_event(rules, json_object(body))
 
 
 def parse_event(rules: EventRules, event: Mapping[str, Any]) -> ParsedEvent | Ignored:
