@@ -362,6 +362,9 @@ class GerritConfig(_WithSecrets):
     # Source networks the webhooks plugin may post from (CIDR); empty: any.
     webhook_networks: list[IPvAnyNetwork] = Field(default_factory=list)
     ssh: GerritSshConfig | None = None
+    # Projects to review (globs, ``*`` crosses ``/``): stream-events and the catch-up see
+    # every project on the server, so on a shared server name yours.
+    projects: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     dry_run: bool = False
     # The bot's own account: its events never trigger it. Defaults to ``username``.
     bot_account: str | None = None
@@ -384,6 +387,13 @@ class GerritConfig(_WithSecrets):
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return None if url is None else _http_url(url, "url")
+
+    @field_validator("projects")
+    @classmethod
+    def _globs(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            compile_glob(glob)
+        return globs
 
     @field_validator("ca_bundle")
     @classmethod

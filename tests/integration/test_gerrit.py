@@ -298,6 +298,17 @@ def test_without_the_experiment_one_failed_try_then_the_text_once(
     assert "Suggested fix" in json.dumps(reviews(fake, m)[0])
 
 
+def test_an_unknown_server_version_gets_the_fix_in_the_text(
+    service: GerritService, fake: FakeGerrit
+) -> None:
+    fake.fail("GET", r"/config/server/version$", 404, "Not found\n")
+    n = new_change(fake)
+    job = service.review(fake.patchset_created(n))
+    assert job.state is JobState.done, job.last_error
+    assert "fix_suggestions" not in json.dumps(reviews(fake, n))
+    assert "Suggested fix" in json.dumps(reviews(fake, n))
+
+
 def test_fix_suggestions_off_by_config(tmp_path: Path, fake: FakeGerrit) -> None:
     with GerritService(tmp_path, fake, gerrit="fix_suggestions: off\nnotify: NONE") as service:
         n = new_change(fake)
@@ -343,7 +354,8 @@ def test_votes_when_configured(tmp_path: Path, fake: FakeGerrit) -> None:
 
 def test_the_stream_catches_up_after_a_drop(tmp_path: Path, fake: FakeGerrit) -> None:
     with FakeGerritSsh(tmp_path) as ssh:
-        service = GerritService(tmp_path, fake, ssh=ssh, webhook=False)
+        projects = f"projects: ['{PROJECT}']"
+        service = GerritService(tmp_path, fake, ssh=ssh, webhook=False, gerrit=projects)
         with service:
             ssh.wait_sessions(1)
             first = new_change(fake)
@@ -352,12 +364,15 @@ def test_the_stream_catches_up_after_a_drop(tmp_path: Path, fake: FakeGerrit) ->
             ssh.drop()
             # Uploaded while the stream is down: no event will ever arrive for it.
             missed = new_change(fake)
+            # Another project on the same server is none of the bot's business.
+            foreign = fake.create_change("openstack/neutron", {TEST: HEAD}, base={TEST: BASE})
             service.wait_for("the catch-up review", lambda: reviews(fake, missed))
             ssh.wait_sessions(1)
             status, ready = service.get("/readyz")
             assert status == 200 and ready["platforms"]["gerrit"]["stream"]["connected"]
             metrics = service.metrics()
         assert len(reviews(fake, missed)) == 1 and len(reviews(fake, first)) == 1
+        assert reviews(fake, foreign) == []
         keys = [(j.key.change, j.key.revision) for j in service.jobs()]
         assert len(keys) == len(set(keys)) == 2
         assert 'review_bot_stream_reconnects_total{platform="gerrit"} 1.0' in metrics

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.globs import GlobSet
 from bot.errors import WebhookRejected
 from bot.platforms.base import Ignored, ParsedEvent
 from bot.platforms.gerrit.events import (
@@ -189,3 +190,15 @@ def test_the_source_network_allow_list() -> None:
         with pytest.raises(WebhookRejected) as info:
             authorize(rules, "t", remote)
         assert info.value.status == 403
+
+
+def test_only_the_configured_projects_are_reviewed() -> None:
+    rules = EventRules(token=b"t", projects=GlobSet(["openstack/nova", "starlingx/*"]))
+    assert isinstance(parse_event(rules, event("patchset-created")), ParsedEvent)
+    other = event("patchset-created")
+    other["change"]["project"] = "openstack/neutron"
+    got = parse_event(rules, other)
+    assert isinstance(got, Ignored) and got.kind == "project" and "openstack/neutron" in got.reason
+    recheck = event("comment-added-recheck")
+    recheck["change"]["project"] = "starlingx/config"
+    assert isinstance(parse_event(rules, recheck), ParsedEvent)

@@ -179,7 +179,7 @@ class GerritAdapter:
         out = []
         for c in changes:
             revision = c.get("current_revision")
-            if not revision:
+            if not revision or not self.rules.projects.matches(str(c["project"])):
                 continue
             number = int(c["_number"])
             patch_set = int(c["revisions"][revision]["_number"])
@@ -340,7 +340,13 @@ class GerritAdapter:
     async def _use_suggestions(self) -> bool:
         if self._suggestions is None:
             # Before 3.10 the field is most likely dropped silently: never send it there.
-            version = await self._call(self.client.version)
+            try:
+                version = await self._call(self.client.version)
+            except PermanentError as exc:
+                # Hidden or absent (a proxy, an old server): the text always works.
+                log.warning("Gerrit's version is unknown (%s); fixes go in the text", exc)
+                self._suggestions = False
+                return False
             self._suggestions = version_tuple(version) >= FIX_SUGGESTIONS_SINCE
             log.info(
                 "Gerrit %s: fixes go %s",

@@ -22,10 +22,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config.models import GerritConfig
+from bot.core.globs import GlobSet
 from bot.errors import WebhookRejected
 from bot.platforms.base import Ignored, ParsedEvent
 from bot.platforms.common import json_object
@@ -48,6 +49,7 @@ class EventRules:
     skip_kinds: frozenset[str] = frozenset({"TRIVIAL_REBASE", "NO_CODE_CHANGE", "NO_CHANGE"})
     recheck: re.Pattern[str] = re.compile(r"(?im)^\s*recheck\s+review-bot\s*$")
     recheck_plain: bool = True
+    projects: GlobSet = field(default_factory=lambda: GlobSet(["*"]))
 
     @classmethod
     def from_config(cls, settings: GerritConfig) -> EventRules:
@@ -59,6 +61,7 @@ class EventRules:
             skip_kinds=frozenset(settings.skip_kinds),
             recheck=re.compile(settings.recheck_command),
             recheck_plain=settings.recheck_plain,
+            projects=GlobSet(settings.projects),
         )
 
 
@@ -92,6 +95,10 @@ def parse_event(rules: EventRules, event: Mapping[str, Any]) -> ParsedEvent | Ig
     """One event object; raises ``WebhookRejected(400)`` when an event we act on lacks
     what a review needs."""
     kind = str(event.get("type") or "")
+    if kind in ("patchset-created", "comment-added"):
+        project = _text(_object(event, "change"), "project", "change.project")
+        if not rules.projects.matches(project):
+            return Ignored(f"project {project} is not in gerrit.projects", kind="project")
     if kind == "patchset-created":
         return _patchset_created(rules, event)
     if kind == "comment-added":
