@@ -34,8 +34,10 @@ bench: install bench-precision
 	$(BIN)/python bench/webhook_load.py
 	$(BIN)/python bench/github_review.py
 	$(BIN)/python bench/github_parity.py
+	$(BIN)/python bench/gerrit_parity.py
 
-# bench/github_parity.py needs NOVA_GIT (a git directory of openstack/nova), else it skips.
+# bench/github_parity.py and bench/gerrit_parity.py need NOVA_GIT (a git directory of
+# openstack/nova), else they skip.
 # The cross-project half needs NEUTRON_GIT, KEYSTONE_GIT, CELERY_GIT and CERTBOT_GIT (git
 # directories of those projects); a project whose variable is unset is reported as skipped.
 bench-precision: install
