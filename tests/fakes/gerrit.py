@@ -297,6 +297,7 @@ class Change:
     comments: list[dict[str, Any]] = field(default_factory=list)  # CommentInfo + "path"
     messages: list[dict[str, Any]] = field(default_factory=list)  # ChangeMessageInfo
     votes: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)  # (ps, user)
+    merged_in: list[str] = field(default_factory=list)  # a merge commit's other parents
 
     @property
     def current(self) -> PatchSet:
@@ -596,7 +597,7 @@ class FakeGerrit:
         patch_set = {
             "number": ps.number,
             "revision": ps.sha,
-            "parents": [ch.parent],
+            "parents": [ch.parent, *ch.merged_in],
             "ref": ch.ref(ps.number),
             "uploader": self._attr(ps.uploader),
             "author": self._attr(ch.owner),
@@ -848,7 +849,9 @@ class FakeGerrit:
             a = self._account(ch.owner)
             person = {"name": a["name"], "email": a["email"], "date": gerrit_time(ps.created)}
             out["commit"] = {
-                "parents": [{"commit": ch.parent, "subject": PARENT_SUBJECT}],
+                "parents": [
+                    {"commit": sha, "subject": PARENT_SUBJECT} for sha in [ch.parent, *ch.merged_in]
+                ],
                 "author": person | {"tz": 0},
                 "committer": person | {"tz": 0},
                 "subject": ch.subject,

@@ -223,6 +223,14 @@ def test_a_closed_change_gets_nothing(service: GerritService, fake: FakeGerrit) 
     assert reviews(fake, m) == [] and fake.comments(m) == []
 
 
+def test_a_merge_commit_gets_nothing(service: GerritService, fake: FakeGerrit) -> None:
+    n = new_change(fake)
+    fake.change(n).merged_in.append("f" * 40)
+    job = service.review(fake.patchset_created(n))
+    assert job.state is JobState.done and "merge commit" in job.result["not_reviewable"]
+    assert reviews(fake, n) == [] and fake.calls("GET", r"/patch$") == []
+
+
 def test_a_500_then_success_posts_one_review(service: GerritService, fake: FakeGerrit) -> None:
     n = new_change(fake)
     fake.fail("POST", r"/review$", 500, "Internal server error\n")

@@ -234,6 +234,10 @@ class GerritAdapter:
         )
         if revision not in revisions:
             raise PermanentError(f"Gerrit: {project}~{number} has no revision {revision}", 404)
+        if len((revisions[revision].get("commit") or {}).get("parents") or []) > 1:
+            # Its diff against a parent holds everything merged in: comments there would be
+            # on code this change did not write.
+            raise NotReviewable(f"Gerrit: {project}~{number} {revision[:12]} is a merge commit")
         run = _Run(
             project,
             number,
