@@ -59,7 +59,7 @@ class Metrics:
         self.jobs = Counter(
             "review_bot_jobs",
             "Finished job attempts by outcome "
-            "(posted, dry_run, retry, failed, dead, superseded, released).",
+            "(posted, dry_run, not_reviewable, retry, failed, dead, superseded, released).",
             ["platform", "outcome"],
             registry=r,
         )
