@@ -237,3 +237,9 @@ def test_demote_says_refused_comments_in_the_message() -> None:
     assert "(Gerrit refused it inline)" in body["message"]
     everything = d.demote(None, "refused")
     assert everything.inline == () and "comments" not in everything.request(TEXT)
+
+
+def test_a_done_reply_sits_on_its_threads_line_and_range() -> None:
+    where = {"start_line": 12, "start_character": 8, "end_line": 12, "end_character": 44}
+    reply = render.done_reply({"path": PATH, "id": "c1", "line": 12, "range": where}, 3)
+    assert (reply["line"], reply["range"], reply["in_reply_to"]) == (12, where, "c1")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,14 +94,11 @@ class Draft:
         """This draft with the inline comments on ``paths`` (all when None) said in the
         message instead; replies on those paths are dropped (a later run answers them)."""
         moved = [c for c in self.inline if paths is None or c.path in paths]
-        return Draft(
-            self.patch_set,
-            tuple(c for c in self.inline if c not in moved),
-            (*self.listed, *((c, reason) for c in moved)),
-            self.skipped,
-            self.notes,
-            tuple(r for r in self.replies if paths is not None and r["path"] not in paths),
-            self.labels,
+        return replace(
+            self,
+            inline=tuple(c for c in self.inline if c not in moved),
+            listed=(*self.listed, *((c, reason) for c in moved)),
+            replies=tuple(r for r in self.replies if paths is not None and r["path"] not in paths),
         )
 
 
@@ -243,12 +240,16 @@ def comment_input(c: Comment, style: Style) -> dict[str, Any]:
 
 
 def done_reply(posted_comment: Mapping[str, Any], patch_set: int) -> dict[str, Any]:
-    return {
+    """The reply sits where its thread does, as Gerrit's UI places one: with the same text
+    on two threads, ``omit_duplicate_comments`` would otherwise drop the second."""
+    reply = {
         "path": posted_comment["path"],
         "in_reply_to": posted_comment["id"],
         "message": DONE.format(n=patch_set),
         "unresolved": False,
     }
+    where = {k: posted_comment[k] for k in ("line", "range") if posted_comment.get(k)}
+    return {**reply, **where}
 
 
 # --- the review ----------------------------------------------------------------------------
