@@ -8,20 +8,18 @@ is the fake's own, from difflib, where a real server's comes from JGit) and lets
 `check` prints against those the published comments carry (their last line). Also reports
 reviews Gerrit refused (400) and fix suggestions posted.
 
-Needs NOVA_GIT (a git directory of openstack/nova); the sample is the same as
-bench/github_parity.py's. Unset, it says so and exits 0.
+Needs NOVA_GIT (a git directory of openstack/nova); the sample is bench/parity.py's,
+as for bench/github_parity.py. Unset, it says so and exits 0.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from common import progress
-from github_parity import cli_fingerprints, sample, trees
+from parity import Tally, cli_fingerprints, commits, trees
 
 from bot.platforms.gerrit.render import fingerprint_of
 from tests.fakes.gerrit import FakeGerrit
@@ -29,18 +27,12 @@ from tests.integration.gerrit_service import PROJECT, GerritService
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--commits", type=int, default=150, help="sample size (default 150)")
-    args = parser.parse_args(argv)
-    git_dir = os.environ.get("NOVA_GIT")
-    if not git_dir:
-        print("gerrit parity: skipped (set NOVA_GIT to a git directory of openstack/nova)")
+    picked = commits(__doc__, "gerrit parity", argv)
+    if picked is None:
         return 0
-    shas = sample(git_dir, args.commits)
-    same = printed = posted = fixes = 0
-    differ: list[str] = []
+    git_dir, shas = picked
+    tally = Tally()
+    fixes = 0
     with FakeGerrit() as fake, tempfile.TemporaryDirectory() as d:
         fake.fix_suggestions_experiment = True
         with GerritService(Path(d), fake) as svc:
@@ -53,25 +45,13 @@ def main(argv: list[str] | None = None) -> int:
                 comments = [c for c in fake.comments(n) if not c.get("in_reply_to")]
                 got = {fp for c in comments if (fp := fingerprint_of(c["message"]))}
                 fixes += sum(1 for c in comments if c.get("fix_suggestions"))
-                printed += len(expected)
-                posted += len(got)
-                if got == expected and job.state.value == "done":
-                    same += 1
-                else:
-                    differ.append(
-                        f"{sha[:12]} {job.state.value} {job.last_error or ''}: check-only "
-                        f"{sorted(expected - got)} review-only {sorted(got - expected)}"
-                    )
+                tally.add(sha, expected, got, job)
                 progress(f"{i}/{len(shas)} {sha[:12]}: {len(expected)} printed, {len(got)} posted")
         refused = [r for r in fake.requests if r.method == "POST" and r.status == 400]
-    print(
-        f"gerrit parity: {same}/{len(shas)} commits post exactly what check prints; "
-        f"{printed} findings printed, {posted} posted ({fixes} with a fix suggestion); "
-        f"{len(refused)} reviews refused with 400"
+    return tally.report(
+        "gerrit parity",
+        f" ({fixes} with a fix suggestion); {len(refused)} reviews refused with 400",
     )
-    for line in differ:
-        print("  differs:", line)
-    return 0 if same == len(shas) else 1
 
 
 if __name__ == "__main__":

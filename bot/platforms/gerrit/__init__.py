@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -296,10 +296,10 @@ class GerritAdapter:
         fixed = [posted for _, posted in common.fixed(plan, already, done)]
         # A "Done" on a file this patch set leaves alone must go on a revision whose diff
         # has the file (Gerrit refuses it here): the one the finding was posted on.
-        elsewhere = [posted for posted in fixed if posted["path"] not in run.files]
-        on_here = [
-            render.done_reply(posted, run.patch_set) for posted in fixed if posted not in elsewhere
-        ]
+        on_here: list[dict[str, Any]] = []
+        elsewhere: list[dict[str, Any]] = []
+        for posted in fixed:
+            (on_here if posted["path"] in run.files else elsewhere).append(posted)
         earlier = ""
         if plan.summary.skipped or plan.summary.notes:
             earlier = render.said(await self._call(c.messages, run.project, run.number))
@@ -309,7 +309,7 @@ class GerritAdapter:
             patch_set=run.patch_set,
             files=run.files,
             earlier=earlier,
-            replies=on_here,
+            replies=[render.done_reply(posted, run.patch_set) for posted in on_here],
             votes=self._votes,
         )
         style = await self._style()
@@ -319,7 +319,8 @@ class GerritAdapter:
             ps = int(posted.get("patch_set") or 0)
             sha = str(posted.get("commit_id") or run.revisions.get(ps, ""))
             if sha:
-                await self._reply_elsewhere(run, sha, render.done_reply(posted, run.patch_set))
+                reply = render.done_reply(posted, run.patch_set)
+                await self._reply_elsewhere(run, sha, render.Draft(ps, (), replies=(reply,)), style)
         new = 0 if draft is None else len(draft.inline) + len(draft.listed)
         return {
             "posted": draft is not None,
@@ -388,8 +389,7 @@ class GerritAdapter:
             if not (named or self._suggestions_suspect):
                 self._suggestions_suspect = True
                 raise
-            plain = render.Style(False, style.notify, style.ignore_attention_set, style.votes)
-            await self._send(run, draft, plain)
+            await self._send(run, draft, replace(style, suggestions=False))
             if self.settings.fix_suggestions == "auto":
                 self._suggestions = False
             log.warning(
@@ -414,13 +414,11 @@ class GerritAdapter:
                 await self._send(run, retry, style)
             return retry
 
-    async def _reply_elsewhere(self, run: _Run, sha: str, reply: dict[str, Any]) -> None:
-        body = {
-            "tag": render.TAG,
-            "notify": "NONE",
-            "comments": {reply["path"]: [{k: v for k, v in reply.items() if k != "path"}]},
-        }
+    async def _reply_elsewhere(
+        self, run: _Run, sha: str, replies: render.Draft, style: render.Style
+    ) -> None:
+        body = replies.request(replace(style, notify="NONE"))
         try:
             await self._call(self.client.review, run.project, run.number, sha, body)
         except BadRequest as exc:
-            log.warning("could not answer a fixed finding on %s: %s", reply["path"], exc.message)
+            log.warning("could not answer a fixed finding on another patch set: %s", exc.message)

@@ -95,19 +95,20 @@ def parse_event(rules: EventRules, event: Mapping[str, Any]) -> ParsedEvent | Ig
     """One event object; raises ``WebhookRejected(400)`` when an event we act on lacks
     what a review needs."""
     kind = str(event.get("type") or "")
-    if kind in ("patchset-created", "comment-added"):
-        project = _text(_object(event, "change"), "project", "change.project")
-        if not rules.projects.matches(project):
-            return Ignored(f"project {project} is not in gerrit.projects", kind="project")
-    if kind == "patchset-created":
-        return _patchset_created(rules, event)
-    if kind == "comment-added":
-        return _comment_added(rules, event)
-    return Ignored(f"event {kind or '(no type)'!r} asks for no review")
+    handle = {"patchset-created": _patchset_created, "comment-added": _comment_added}.get(kind)
+    if handle is None:
+        return Ignored(f"event {kind or '(no type)'!r} asks for no review")
+    change = _object(event, "change")
+    project = _text(change, "project", "change.project")
+    if not rules.projects.matches(project):
+        return Ignored(f"project {project} is not in gerrit.projects", kind="project")
+    return handle(rules, event, change)
 
 
-def _patchset_created(rules: EventRules, event: Mapping[str, Any]) -> ParsedEvent | Ignored:
-    change, patch_set = _object(event, "change"), _object(event, "patchSet")
+def _patchset_created(
+    rules: EventRules, event: Mapping[str, Any], change: Mapping[str, Any]
+) -> ParsedEvent | Ignored:
+    patch_set = _object(event, "patchSet")
     if _by_bot(rules, event.get("uploader"), patch_set.get("uploader")):
         return Ignored("patch set uploaded by the bot's own account", kind="own")
     kind = str(patch_set.get("kind") or "REWORK")
@@ -117,12 +118,13 @@ def _patchset_created(rules: EventRules, event: Mapping[str, Any]) -> ParsedEven
     return _event(event, change, revision, _number(patch_set, "patchSet.number"), False)
 
 
-def _comment_added(rules: EventRules, event: Mapping[str, Any]) -> ParsedEvent | Ignored:
+def _comment_added(
+    rules: EventRules, event: Mapping[str, Any], change: Mapping[str, Any]
+) -> ParsedEvent | Ignored:
     if _by_bot(rules, event.get("author")):
         return Ignored("comment by the bot's own account", kind="own")
     if not asks_recheck(rules, str(event.get("comment") or "")):
         return Ignored("comment without the re-check command")
-    change = _object(event, "change")
     if change.get("open") is False or change.get("status") in ("MERGED", "ABANDONED"):
         return Ignored("re-check on a closed change", kind="closed")
     return _event(event, change, CURRENT, None, True)
