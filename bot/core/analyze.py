@@ -13,6 +13,7 @@ from bot.core.imports import REQUIRES_IMPORT, required_import
 from bot.core.matching import ConfigMatcher, match_rules, regions_from_lines
 from bot.core.rewrite import RewriteContext
 from bot.core.suggestion import build_fix
+from bot.core.text import SourceText
 from bot.model import ChangedFile, FilterMode, Finding, Pos, Severity, SourceFile, Span
 
 
@@ -81,8 +82,9 @@ class Analyzer:
         root = SgRoot(source.text, language).root()
         regions = None if lines is None else regions_from_lines(lines)
         copies = FileCopies(root)
+        index = SourceText(path, source.text)
         findings = [
-            self._finding(m.rule, node, source, root)
+            self._finding(m.rule, node, source, root, index)
             for m, node in match_rules(root, matchers, regions)
             if COPIES_IN_FILE not in m.rule.metadata
             or keeps(m.rule.metadata[COPIES_IN_FILE], node, copies)
@@ -94,7 +96,7 @@ class Analyzer:
         return findings
 
     def _finding(
-        self, rule: CompiledRule, node: SgNode, source: SourceFile, root: SgNode
+        self, rule: CompiledRule, node: SgNode, source: SourceFile, root: SgNode, index: SourceText
     ) -> Finding:
         span = _span(node)
         context = self._rewrites.get(rule.id)
@@ -111,7 +113,7 @@ class Analyzer:
                 extra = required_import(root, source.text, source.path, statement)
                 # Without the import the edit alone would not run: the comment stands bare.
                 edits = [] if extra is None else edits + extra
-            fix = build_fix(source.text, edits, span.lines)
+            fix = build_fix(index, edits, span.lines)
         return Finding(
             rule_id=rule.id,
             severity=rule.severity,

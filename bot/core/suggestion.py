@@ -11,12 +11,6 @@ from bot.model import Edit, Fix, LineSuggestion, Pos, Span, TextEdit
 _BARE_LF = re.compile(r"(?<!\r)\n")
 
 
-def newline_of(text: str) -> str:
-    """The file's line ending: CRLF when most lines end so."""
-    crlf = text.count("\r\n")
-    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
-
-
 def with_line_endings(edit: Edit, newline: str) -> Edit:
     if newline == "\n" or "\n" not in edit.replacement:
         return edit
@@ -51,20 +45,20 @@ def _line_suggestion(index: SourceText, edits: Sequence[Edit]) -> LineSuggestion
     return LineSuggestion(first, last, new)
 
 
-def build_fix(text: str, edits: Sequence[Edit], finding_lines: range) -> Fix | None:
+def build_fix(index: SourceText, edits: Sequence[Edit], finding_lines: range) -> Fix | None:
     """Keep the exact edits; add a suggestion of the lines around the finding.
 
     Edits outside the finding's lines (an import at the top, say) stay in ``edits``
     for platforms that take several edits, but not in the line suggestion. A
-    multi-line fix that would mix tabs and spaces is dropped entirely.
+    multi-line fix that would mix tabs and spaces is dropped entirely. ``index`` is
+    built once per file: a file can have thousands of fixes.
     """
+    text = index.text
     # A rule whose rewriters all declined leaves the text as it was: that is no fix.
     edits = [e for e in edits if text[e.start : e.end] != e.replacement]
     if not edits:
         return None
-    index = SourceText("", text)
-    newline = newline_of(text)
-    edits = tuple(with_line_endings(e, newline) for e in edits)
+    edits = tuple(with_line_endings(e, index.newline) for e in edits)
     local = [
         e
         for e in edits

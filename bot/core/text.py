@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Sequence
+from functools import cached_property
 
 from bot.model import Edit, TextEdit
 
@@ -29,6 +30,12 @@ class SourceText:
             starts.append(pos + 1)
             pos = text.find("\n", pos + 1)
         self._starts = starts
+
+    @cached_property
+    def newline(self) -> str:
+        """The file's line ending: CRLF when most lines end so."""
+        crlf = self.text.count("\r\n")
+        return "\r\n" if crlf and crlf * 2 >= self.text.count("\n") else "\n"
 
     @property
     def line_count(self) -> int:
