@@ -9,13 +9,14 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bot import __version__
 from bot.cli.intake import from_diff, from_git, from_paths
 from bot.config.models import Config, find_sgconfig, load_config
+from bot.core.engine import FileDone, Progress
 from bot.core.globs import GlobSet
 from bot.core.options import CheckOptions
 from bot.core.pipeline import CheckResult, run_check
@@ -212,11 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(enabled: bool) -> Callable[[int, int], None] | None:
+def _progress(enabled: bool) -> Progress | None:
     if not enabled:
         return None
 
-    def show(done: int, total: int) -> None:
+    def show(file: FileDone) -> None:
+        done, total = file.done, file.total
         if total >= 20 and (done == total or done % 10 == 0):
             end = "\n" if done == total else ""
             print(f"\ranalysed {done}/{total} files", end=end, file=sys.stderr, flush=True)

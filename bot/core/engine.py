@@ -9,10 +9,13 @@ than it saves.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from bot.core.analyze import Analyzer
 from bot.core.compiled import CompiledRule
+from bot.core.lifetime import die_with_parent
 from bot.model import FilterMode, Finding, SkippedFile, SkipReason, SourceFile
 
 # Below this much text a pool's start-up costs more than it saves (measured with bench/).
@@ -24,24 +27,39 @@ _worker: Analyzer | None = None
 
 def _init_worker(rules: Sequence[CompiledRule]) -> None:
     global _worker
+    die_with_parent()
     _worker = Analyzer(rules)
 
 
-# One file's outcome: its findings, or why its analysis failed.
-_Outcome = list[Finding] | SkippedFile
+@dataclass(frozen=True)
+class FileDone:
+    """Progress: one more file analysed, and how long its analysis took."""
+
+    done: int
+    total: int
+    path: str
+    seconds: float
+
+
+Progress = Callable[[FileDone], None]
+
+# One file's outcome: its findings, or why its analysis failed; and its analysis time.
+_Outcome = tuple[list[Finding] | SkippedFile, float]
 _Task = tuple[SourceFile, FilterMode, frozenset[str] | None]
 
 
 def _analyze_one(analyzer: Analyzer, task: _Task) -> _Outcome:
     source, mode, rule_ids = task
+    start = time.perf_counter()
     try:
-        return analyzer.analyze(source, mode, rule_ids)
+        return analyzer.analyze(source, mode, rule_ids), time.perf_counter() - start
     except Exception as exc:  # one file's failure must not lose the review of the others
-        return SkippedFile(
+        skipped = SkippedFile(
             source.path,
             SkipReason.analysis_failed,
             f"skipped: analysis failed ({type(exc).__name__}: {exc})",
         )
+        return skipped, time.perf_counter() - start
 
 
 def _analyze_in_worker(task: _Task) -> _Outcome:
@@ -58,7 +76,7 @@ def analyze_files(
     rules: Sequence[CompiledRule],
     mode: FilterMode,
     jobs: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     rule_ids: frozenset[str] | None = None,
 ) -> tuple[list[Finding], list[SkippedFile]]:
     """Findings of every file, in input order, and the files whose analysis failed.
@@ -71,7 +89,7 @@ def analyze_files(
     if not use_pool:
         analyzer = Analyzer(rules)
         results = (_analyze_one(analyzer, t) for t in tasks)
-        return _collect(results, len(sources), progress)
+        return _collect(results, sources, progress)
     # Imported here: concurrent.futures.process and multiprocessing cost ~6 ms of start-up,
     # which a review of one or a few files (no pool) should not pay.
     from concurrent.futures import ProcessPoolExecutor
@@ -80,19 +98,19 @@ def analyze_files(
     chunk = max(1, len(sources) // (workers * 4))
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(rules,)) as pool:
         results = pool.map(_analyze_in_worker, tasks, chunksize=chunk)
-        return _collect(results, len(sources), progress)
+        return _collect(results, sources, progress)
 
 
 def _collect(
-    results: Iterator[_Outcome], total: int, progress: Callable[[int, int], None] | None
+    results: Iterator[_Outcome], sources: Sequence[SourceFile], progress: Progress | None
 ) -> tuple[list[Finding], list[SkippedFile]]:
     findings: list[Finding] = []
     failed: list[SkippedFile] = []
-    for done, outcome in enumerate(results, 1):
+    for done, ((outcome, seconds), source) in enumerate(zip(results, sources, strict=True), 1):
         if isinstance(outcome, SkippedFile):
             failed.append(outcome)
         else:
             findings += outcome
         if progress is not None:
-            progress(done, total)
+            progress(FileDone(done, len(sources), source.path, seconds))
     return findings, failed

@@ -3,11 +3,11 @@ is what the bot would post, because the CLI and the service both call ``run_chec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.compiled import CompiledRule
-from bot.core.engine import analyze_files
+from bot.core.engine import Progress, analyze_files
 from bot.core.idiom import established
 from bot.core.options import CheckOptions
 from bot.core.plan import plan
@@ -36,7 +36,7 @@ def run_check(
     options: CheckOptions,
     *,
     jobs: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> CheckResult:
     """Analyse the head side of ``snap``; with a base at hand, analyse the base side of
     each hunk too and drop what the change did not introduce."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.config.models import Config
 from bot.core.compiled import CompiledRule
+from bot.core.lifetime import die_with_parent
 from bot.core.options import CheckOptions
 from bot.core.pipeline import run_check
 from bot.model import ReviewPlan, Snapshot
@@ -34,4 +35,6 @@ def plan_in_child(snap: Snapshot, config: Config, options: CheckOptions, cwd: st
 def default_analysis_executor(processes: int) -> ProcessPoolExecutor:
     # spawn, not fork: forking a process that runs an event loop and executor threads can
     # copy a held lock into the child and hang it.
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+    )
