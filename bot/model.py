@@ -244,6 +244,8 @@ class SkipReason(enum.StrEnum):
     not_utf8 = "not_utf8"
     over_max_files = "over_max_files"  # past limits.max_files
     analysis_failed = "analysis_failed"
+    time_budget = "time_budget"  # over limits.analysis_seconds_per_file or _per_job
+    memory = "memory"  # over limits.analysis_memory_mb
     no_diff = "no_diff"  # the platform sent no diff for it (too large to show)
 
 

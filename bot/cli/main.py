@@ -15,20 +15,21 @@ from typing import Any
 
 from bot import __version__
 from bot.cli.intake import from_diff, from_git, from_paths
+from bot.cli.progress import ProgressBar
 from bot.config.models import Config, find_sgconfig, load_config
-from bot.core.engine import FileDone, Progress
 from bot.core.globs import GlobSet
 from bot.core.options import CheckOptions
 from bot.core.pipeline import CheckResult, run_check
 from bot.core.sources import snapshot
 from bot.errors import InputError, StoreError, UsageError
-from bot.model import Change, FilterMode, JobState, Severity
+from bot.model import Change, FilterMode, JobState, Severity, SkipReason
 from bot.report import FORMATS, Report, render
 from bot.rules.load import read_sgconfig
 from bot.rules.ruleset import configured_rules
 from bot.rules.ruletest import run_rule_tests
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+_OVER_LIMITS = frozenset({SkipReason.time_budget, SkipReason.memory})
 SEVERITIES = [s.name for s in Severity if s is not Severity.off]
 
 
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="review a patch, a git range or files, and print findings with suggested fixes",
         description="Review a change exactly as the bot would. Give one of --diff, --git "
-        "or PATHs. Only test files (config test_files.globs) are analysed.",
+        "or PATHs. Only test files (config test_files.globs) are analysed. When stderr is a "
+        "terminal, a progress bar there shows the files analysed and the slowest so far.",
     )
     check.add_argument(
         "paths",
@@ -213,19 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(enabled: bool) -> Progress | None:
-    if not enabled:
-        return None
-
-    def show(file: FileDone) -> None:
-        done, total = file.done, file.total
-        if total >= 20 and (done == total or done % 10 == 0):
-            end = "\n" if done == total else ""
-            print(f"\ranalysed {done}/{total} files", end=end, file=sys.stderr, flush=True)
-
-    return show
-
-
 def _change(args: argparse.Namespace, options: CheckOptions) -> Change:
     root: Path = args.root
     if not root.is_dir():
@@ -292,19 +281,30 @@ def cmd_check(args: argparse.Namespace) -> int:
             "silences this)",
             file=sys.stderr,
         )
-    result: CheckResult = run_check(
-        snapshot(change, options),
-        rules,
-        options,
-        jobs=args.jobs,
-        progress=_progress(sys.stderr.isatty()),
-    )
+    # The bar draws only when stderr is a terminal; `with` ends its line even on an error.
+    with ProgressBar(sys.stderr) as progress:
+        result: CheckResult = run_check(
+            snapshot(change, options),
+            rules,
+            options,
+            jobs=args.jobs,
+            progress=progress,
+        )
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     report = Report(result.plan, result.sources, __version__, color=color)
     sys.stdout.write(render(args.format, report))
-    if args.format != "text":
-        for skipped in result.plan.summary.skipped:
+    over_limits = [s for s in result.plan.summary.skipped if s.reason in _OVER_LIMITS]
+    for skipped in result.plan.summary.skipped:
+        if args.format != "text" or skipped in over_limits:
             print(f"review-bot: {skipped.path}: {skipped.message}", file=sys.stderr)
+    if over_limits and fail_on is not Severity.off:
+        # CI must notice a file that was not reviewed, whatever else was found.
+        print(
+            f"review-bot: {len(over_limits)} file(s) not reviewed: over the analysis limits "
+            "(limits.* in the config; --fail-on off ignores this)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     comments = result.plan.comments
     failing = fail_on is not Severity.off and any(c.severity >= fail_on for c in comments)
     return EXIT_FINDINGS if failing else EXIT_OK

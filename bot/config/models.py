@@ -28,7 +28,7 @@ from pydantic import (
 from bot.config.secrets import Secret, SecretFileValue, SecretValue
 from bot.config.yamlfile import LineDict, line_of, read_documents
 from bot.core.globs import GlobSet, compile_glob
-from bot.core.options import DEFAULT_TEST_GLOBS, CheckOptions
+from bot.core.options import DEFAULT_TEST_GLOBS, AnalysisLimits, CheckOptions
 from bot.errors import YamlError
 from bot.model import FilterMode, Severity
 
@@ -141,14 +141,25 @@ class ReviewConfig(_Strict):
         return None if url is None else _http_url(url, "rule_docs_url")
 
 
-class LimitsConfig(_Strict):
-    max_file_bytes: Annotated[int, Field(gt=0)] = 2_000_000
-    max_files: Annotated[int, Field(gt=0)] = 3000
-
-
 MIB = 1024 * 1024
 PositiveInt = Annotated[int, Field(gt=0)]
 Seconds = Annotated[float, Field(gt=0)]
+
+
+class LimitsConfig(_Strict):
+    max_file_bytes: Annotated[int, Field(gt=0)] = 2_000_000
+    max_files: Annotated[int, Field(gt=0)] = 3000
+    # Enforced in the analysis processes (core/engine.py): a file over a limit is not
+    # reviewed and is named in the summary; the rest of the review goes on.
+    analysis_seconds_per_file: Seconds = 60
+    analysis_seconds_per_job: Seconds = 300
+    # Address space per analysis process (RLIMIT_AS), not resident memory.
+    analysis_memory_mb: Annotated[int, Field(ge=256)] = 2048
+
+    def analysis(self) -> AnalysisLimits:
+        return AnalysisLimits(
+            self.analysis_seconds_per_file, self.analysis_seconds_per_job, self.analysis_memory_mb
+        )
 
 
 class ServerConfig(_Strict):
@@ -509,6 +520,7 @@ class Config(_Strict):
             min_severity=self.min_severity,
             baseline=self.review.new_findings_only,
             idiom_threshold=self.review.idiom_threshold,
+            limits=self.limits.analysis(),
         )
 
     def is_dry_run(self, platform: str) -> bool:

@@ -1,33 +1,47 @@
-"""Analyse many source files, spread over processes.
+"""Analyse many source files: in this process, or in worker processes under limits.
 
-ast-grep-py holds the GIL while parsing and matching, so threads would run one at a
-time. Each worker process compiles the rules once (in its initializer) and then
-analyses whole files; small inputs stay in-process, where a pool would cost more
-than it saves.
+ast-grep-py holds the GIL while parsing and matching, and no signal can stop it there,
+so the only way to bound one file's analysis is to run it in a process that can be
+killed. ``AnalysisPool`` does that: each file is one task with a time limit; a task over
+it is stopped and its worker replaced (pebble does both), a worker over its memory limit
+(``RLIMIT_AS``) dies and is replaced too, and either way the file is reported as not
+reviewed while the others go on. Without limits (``AnalysisLimits()``, the core's
+default, for tests and library use) the files are analysed in-process.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import resource
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, as_completed
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from pebble import ProcessExpired, ProcessPool
 
 from bot.core.analyze import Analyzer
 from bot.core.compiled import CompiledRule
 from bot.core.lifetime import die_with_parent
+from bot.core.options import AnalysisLimits
 from bot.model import FilterMode, Finding, SkippedFile, SkipReason, SourceFile
 
-# Below this much text a pool's start-up costs more than it saves (measured with bench/).
-POOL_MIN_BYTES = 256_000
-POOL_MIN_FILES = 4
+MIB = 1024 * 1024
 
 _worker: Analyzer | None = None
 
 
-def _init_worker(rules: Sequence[CompiledRule]) -> None:
+def _init_worker(rules: Sequence[CompiledRule], memory_mb: int | None) -> None:
     global _worker
     die_with_parent()
+    if memory_mb is not None:
+        # Address space, not RSS: the only limit the kernel enforces per process. ast-grep
+        # aborts when an allocation fails, which the parent reads as "memory".
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MIB, resource.RLIM_INFINITY))
     _worker = Analyzer(rules)
 
 
@@ -53,6 +67,8 @@ def _analyze_one(analyzer: Analyzer, task: _Task) -> _Outcome:
     start = time.perf_counter()
     try:
         return analyzer.analyze(source, mode, rule_ids), time.perf_counter() - start
+    except MemoryError:
+        return _over_memory(source.path, None), time.perf_counter() - start
     except Exception as exc:  # one file's failure must not lose the review of the others
         skipped = SkippedFile(
             source.path,
@@ -71,34 +87,150 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+def _over_memory(path: str, memory_mb: int | None) -> SkippedFile:
+    limit = f" of {memory_mb} MB" if memory_mb is not None else ""
+    return SkippedFile(
+        path,
+        SkipReason.memory,
+        f"not reviewed: memory: its analysis went over the limit{limit} "
+        "(limits.analysis_memory_mb)",
+    )
+
+
+class AnalysisPool:
+    """Worker processes that analyse one file per task, within ``limits``.
+
+    The pool lives as long as its owner wants: a CLI run, or the service, which keeps
+    one per rule set. Its workers start here, in the calling thread, and on Linux die
+    with that thread (bot/core/lifetime.py): create the pool in a thread that lives as
+    long as the pool does (the main thread). Replacements start in pebble's manager
+    thread, which lives as long as the pool.
+    """
+
+    def __init__(
+        self, rules: Sequence[CompiledRule], processes: int, limits: AnalysisLimits
+    ) -> None:
+        self.limits = limits
+        # spawn, not fork: the parent may run an event loop and threads, and forking
+        # those can copy a held lock into the child and hang it.
+        self._pool = ProcessPool(
+            max_workers=processes,
+            initializer=_init_worker,
+            initargs=(list(rules), limits.memory_mb),
+            context=multiprocessing.get_context("spawn"),
+        )
+        if not self._pool.active:  # reading it starts the workers, in this thread
+            raise RuntimeError("the analysis pool did not start")
+        self._scheduled: set[Future[_Outcome]] = set()  # for close(), from any thread
+
+    def analyze(
+        self,
+        sources: Sequence[SourceFile],
+        mode: FilterMode,
+        rule_ids: frozenset[str] | None = None,
+        progress: Progress | None = None,
+        deadline: float | None = None,
+    ) -> tuple[list[Finding], list[SkippedFile]]:
+        """Like ``analyze_files``. ``deadline`` (``time.monotonic()``) ends the job's
+        budget: files not done by then are reported as not reviewed."""
+        futures: dict[Future[_Outcome], int] = {
+            self._pool.schedule(
+                _analyze_in_worker,
+                args=((source, mode, rule_ids),),
+                timeout=self.limits.seconds_per_file,
+            ): i
+            for i, source in enumerate(sources)
+        }
+        self._scheduled.update(futures)
+        outcomes: list[_Outcome | None] = [None] * len(sources)
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            for done, future in enumerate(as_completed(futures, timeout=wait), 1):
+                i = futures[future]
+                outcomes[i] = self._outcome(future, sources[i].path)
+                if progress is not None:
+                    progress(FileDone(done, len(sources), sources[i].path, outcomes[i][1]))
+        except TimeoutError:
+            for future in futures:
+                future.cancel()  # a running task's worker is stopped and replaced
+        finally:
+            self._scheduled.difference_update(futures)
+        results = (
+            outcome if outcome is not None else (self._out_of_time(source.path), 0.0)
+            for outcome, source in zip(outcomes, sources, strict=True)
+        )
+        return _collect(results, sources, None)
+
+    def _outcome(self, future: Future[_Outcome], path: str) -> _Outcome:
+        try:
+            return future.result()
+        except TimeoutError:
+            seconds = self.limits.seconds_per_file or 0.0
+            skipped = SkippedFile(
+                path,
+                SkipReason.time_budget,
+                f"not reviewed: its analysis took over {seconds:g} s "
+                "(limits.analysis_seconds_per_file)",
+            )
+            return skipped, seconds
+        except ProcessExpired as exc:
+            return self._died(path, exc.exitcode), 0.0
+        except CancelledError:
+            return self._out_of_time(path), 0.0
+
+    def _died(self, path: str, exitcode: int | None) -> SkippedFile:
+        code = exitcode or 0
+        if code == -signal.SIGABRT and self.limits.memory_mb is not None:
+            return _over_memory(path, self.limits.memory_mb)
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return SkippedFile(
+            path,
+            SkipReason.analysis_failed,
+            f"not reviewed: its analysis process died ({how})",
+        )
+
+    def _out_of_time(self, path: str) -> SkippedFile:
+        seconds = self.limits.seconds_per_job or 0.0
+        return SkippedFile(
+            path,
+            SkipReason.time_budget,
+            f"not reviewed: the review's analysis budget of {seconds:g} s ran out "
+            "(limits.analysis_seconds_per_job)",
+        )
+
+    def close(self) -> None:
+        """Stop the workers, also those still on a file; a review waiting for one gets
+        its files back as not reviewed."""
+        for future in list(self._scheduled):
+            future.cancel()
+        self._pool.stop()
+        self._pool.join()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def analyze_files(
     sources: Sequence[SourceFile],
     rules: Sequence[CompiledRule],
     mode: FilterMode,
-    jobs: int | None = None,
     progress: Progress | None = None,
     rule_ids: frozenset[str] | None = None,
 ) -> tuple[list[Finding], list[SkippedFile]]:
-    """Findings of every file, in input order, and the files whose analysis failed.
-    ``rule_ids`` limits the run to those rules (None: all)."""
-    jobs = jobs or default_jobs()
-    size = sum(len(s.text) for s in sources)
-    use_pool = jobs > 1 and len(sources) >= POOL_MIN_FILES and size >= POOL_MIN_BYTES
+    """Findings of every file, in input order, and the files whose analysis failed, all
+    in this process and without limits. ``rule_ids`` limits the run to those rules
+    (None: all)."""
+    analyzer = Analyzer(rules)
     tasks = [(s, mode, rule_ids) for s in sources]
-    results: Iterator[_Outcome]
-    if not use_pool:
-        analyzer = Analyzer(rules)
-        results = (_analyze_one(analyzer, t) for t in tasks)
-        return _collect(results, sources, progress)
-    # Imported here: concurrent.futures.process and multiprocessing cost ~6 ms of start-up,
-    # which a review of one or a few files (no pool) should not pay.
-    from concurrent.futures import ProcessPoolExecutor
-
-    workers = min(jobs, len(sources))
-    chunk = max(1, len(sources) // (workers * 4))
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(rules,)) as pool:
-        results = pool.map(_analyze_in_worker, tasks, chunksize=chunk)
-        return _collect(results, sources, progress)
+    return _collect((_analyze_one(analyzer, t) for t in tasks), sources, progress)
 
 
 def _collect(

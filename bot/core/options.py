@@ -18,6 +18,22 @@ DEFAULT_TEST_GLOBS = (
 
 
 @dataclass(frozen=True)
+class AnalysisLimits:
+    """What one file's and one review's analysis may cost; None: no limit. With any
+    limit set, analysis runs in worker processes that can be stopped (core/engine.py)."""
+
+    seconds_per_file: float | None = None
+    seconds_per_job: float | None = None
+    memory_mb: int | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return any(
+            v is not None for v in (self.seconds_per_file, self.seconds_per_job, self.memory_mb)
+        )
+
+
+@dataclass(frozen=True)
 class CheckOptions:
     """The knobs of one review. The config builds it (``Config.check_options``); the CLI
     overrides single fields; the core never sees the service's ``Config``."""
@@ -32,3 +48,5 @@ class CheckOptions:
     # Idiom damping: a finding on an added line is not posted when its rule already
     # matches this many unchanged lines of the same file (0: off). See core/idiom.py.
     idiom_threshold: int = 2
+    # The config's defaults bound every review; the core's default is unbounded.
+    limits: AnalysisLimits = AnalysisLimits()

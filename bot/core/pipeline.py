@@ -3,11 +3,12 @@ is what the bot would post, because the CLI and the service both call ``run_chec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.compiled import CompiledRule
-from bot.core.engine import Progress, analyze_files
+from bot.core.engine import AnalysisPool, Progress, analyze_files, default_jobs
 from bot.core.idiom import established
 from bot.core.options import CheckOptions
 from bot.core.plan import plan
@@ -37,16 +38,58 @@ def run_check(
     *,
     jobs: int | None = None,
     progress: Progress | None = None,
+    pool: AnalysisPool | None = None,
 ) -> CheckResult:
     """Analyse the head side of ``snap``; with a base at hand, analyse the base side of
-    each hunk too and drop what the change did not introduce."""
-    limit = options.max_file_bytes
+    each hunk too and drop what the change did not introduce.
+
+    Under ``options.limits`` the analysis runs in ``pool`` (the service keeps one), or
+    in a pool of up to ``jobs`` processes made for this call; without, in-process."""
+    started = time.monotonic()
     head, skipped = _decoded(
-        [f for f in snap.files if f.status is not FileStatus.deleted], snap.head, limit
+        [f for f in snap.files if f.status is not FileStatus.deleted], snap.head, options
     )
-    findings, failed = analyze_files(head, rules, options.filter_mode, jobs=jobs, progress=progress)
+    limits = options.limits
+    deadline = None if limits.seconds_per_job is None else started + limits.seconds_per_job
+    if pool is None and limits.bounded and head:
+        processes = min(jobs or default_jobs(), len(head))
+        with AnalysisPool(rules, processes, limits) as own:
+            analysis = _Analysis(rules, own, deadline)
+            return _check(snap, head, skipped, options, analysis, progress)
+    return _check(snap, head, skipped, options, _Analysis(rules, pool, deadline), progress)
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """Where one review's files are analysed: in ``pool`` by its ``deadline``, or here."""
+
+    rules: Sequence[CompiledRule]
+    pool: AnalysisPool | None
+    deadline: float | None
+
+    def __call__(
+        self,
+        sources: Sequence[SourceFile],
+        mode: FilterMode,
+        rule_ids: frozenset[str] | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[list[Finding], list[SkippedFile]]:
+        if self.pool is None:
+            return analyze_files(sources, self.rules, mode, progress, rule_ids)
+        return self.pool.analyze(sources, mode, rule_ids, progress, self.deadline)
+
+
+def _check(
+    snap: Snapshot,
+    head: Sequence[SourceFile],
+    skipped: Sequence[SkippedFile],
+    options: CheckOptions,
+    analyze: _Analysis,
+    progress: Progress | None,
+) -> CheckResult:
+    findings, failed = analyze(head, options.filter_mode, progress=progress)
     texts = {s.path: s.text for s in head}
-    damped = _established(head, texts, findings, rules, options, jobs)
+    damped = _established(head, texts, findings, options, analyze)
     base: list[Finding] | None = None
     if options.baseline and snap.base is not None:
         # Only rules at the threshold can have something to post, so only they can be
@@ -55,10 +98,9 @@ def run_check(
         base = []
         if wanted:
             sides = [b for f in snap.files if (b := f.base_side) and b.path in snap.base]
-            base_sources, _ = _decoded(sides, snap.base, limit)  # an unreadable base hides nothing
-            base, _ = analyze_files(
-                base_sources, rules, options.filter_mode, jobs=jobs, rule_ids=wanted
-            )
+            # An unreadable base, or one over the limits, hides nothing.
+            base_sources, _ = _decoded(sides, snap.base, options)
+            base, _ = analyze(base_sources, options.filter_mode, wanted)
     review = plan(
         findings,
         texts,
@@ -75,9 +117,8 @@ def _established(
     head: Sequence[SourceFile],
     texts: Mapping[str, str],
     findings: Sequence[Finding],
-    rules: Sequence[CompiledRule],
     options: CheckOptions,
-    jobs: int | None,
+    analyze: _Analysis,
 ) -> frozenset[Finding]:
     """Findings that follow the file's practice. Only rules with something to post, and
     only files that have unchanged lines, are run again over the whole file."""
@@ -92,18 +133,18 @@ def _established(
         context = list(findings)  # the first run already matched the whole files
     else:
         wanted = frozenset(f.rule_id for f in candidates)
-        context, _ = analyze_files(files, rules, FilterMode.nofilter, jobs=jobs, rule_ids=wanted)
+        context, _ = analyze(files, FilterMode.nofilter, wanted)
     changes = {s.path: s.change for s in files}
     return established(candidates, context, changes, texts, options.idiom_threshold)
 
 
 def _decoded(
-    files: Sequence[ChangedFile], contents: dict[str, bytes], limit: int
+    files: Sequence[ChangedFile], contents: dict[str, bytes], options: CheckOptions
 ) -> tuple[list[SourceFile], list[SkippedFile]]:
     sources: list[SourceFile] = []
     skipped: list[SkippedFile] = []
     for changed in files:
-        loaded = decode_source(changed, contents[changed.path], limit)
+        loaded = decode_source(changed, contents[changed.path], options.max_file_bytes)
         if isinstance(loaded, SkippedFile):
             skipped.append(loaded)
         else:

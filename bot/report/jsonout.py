@@ -19,7 +19,7 @@
         }
       ],
       "problems": [{"path": "...", "message": "...", "level": "warning",
-                    "reason": "too_large"}],  # binary|not_utf8|over_max_files|analysis_failed
+                    "reason": "too_large"}],  # any SkipReason (bot/model.py)
       "summary": {"analysed_files": 3, "below_threshold": 2, "suppressed": 0,
                   "in_base": 1, "established": 0, "baseline": true,
                   "by_rule": {...}, "by_severity": {...}}

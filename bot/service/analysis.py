@@ -1,40 +1,57 @@
-"""Analysis in child processes: the event loop never runs ast-grep (it holds the GIL)."""
+"""The service's analysis pools: the event loop never runs ast-grep (it holds the GIL).
+
+One ``AnalysisPool`` per rule set and limits, since a project override may choose other
+packs; each is made on first use and kept, so its workers compile their rules once.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import asyncio
 from pathlib import Path
 
 from bot.config.models import Config
 from bot.core.compiled import CompiledRule
-from bot.core.lifetime import die_with_parent
+from bot.core.engine import AnalysisPool
 from bot.core.options import CheckOptions
 from bot.core.pipeline import run_check
 from bot.model import ReviewPlan, Snapshot
 from bot.rules.ruleset import configured_rules
 
-_child_rules: dict[str, list[CompiledRule]] = {}
 
+class AnalysisPools:
+    def __init__(self, processes: int, cwd: Path) -> None:
+        self.processes = processes
+        self.cwd = cwd
+        self._pools: dict[str, tuple[list[CompiledRule], AnalysisPool]] = {}
 
-def plan_in_child(snap: Snapshot, config: Config, options: CheckOptions, cwd: str) -> ReviewPlan:
-    """The review plan of a snapshot, in a pool process; ``options`` are the ones the
-    snapshot was taken with, so selection and analysis never disagree.
+    async def plan(self, snap: Snapshot, config: Config, options: CheckOptions) -> ReviewPlan:
+        """The review plan of a snapshot; ``options`` are the ones the snapshot was taken
+        with, so selection and analysis never disagree."""
+        rules, pool = await self._pool_for(config, options)
+        # A thread, not the loop: it decodes, plans and waits for the pool's results.
+        result = await asyncio.to_thread(run_check, snap, rules, options, pool=pool)
+        return result.plan
 
-    Compiled rules are cached per rules section, so a project override with other packs
-    does not recompile the default ones.
-    """
-    cache_key = config.rules.model_dump_json()
-    rules = _child_rules.get(cache_key)
-    if rules is None:
-        rules = _child_rules[cache_key] = configured_rules(config, Path(cwd))
-    # jobs=1: no pool inside the pool.
-    return run_check(snap, rules, options, jobs=1).plan
+    async def _pool_for(
+        self, config: Config, options: CheckOptions
+    ) -> tuple[list[CompiledRule], AnalysisPool]:
+        key = f"{config.rules.model_dump_json()}\0{options.limits}"
+        entry = self._pools.get(key)
+        if entry is None:
+            rules = await asyncio.to_thread(configured_rules, config, self.cwd)
+            entry = self._pools.get(key)  # another job may have made it meanwhile
+            if entry is None:
+                # Made on the loop's thread, which outlives the pool: its workers die
+                # with the thread that started them (bot/core/lifetime.py).
+                entry = self._pools[key] = (
+                    rules,
+                    AnalysisPool(rules, self.processes, options.limits),
+                )
+        return entry
 
-
-def default_analysis_executor(processes: int) -> ProcessPoolExecutor:
-    # spawn, not fork: forking a process that runs an event loop and executor threads can
-    # copy a held lock into the child and hang it.
-    return ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
-    )
+    def close(self) -> None:
+        """Stop every worker, also one still on a file: its job was released."""
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for _, pool in pools:
+            pool.close()

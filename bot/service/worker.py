@@ -30,7 +30,7 @@ from bot.core.sources import snapshot
 from bot.errors import InputError, LeaseLost, NotReviewable, PermanentError, TransientError
 from bot.model import Change, Job, JobState, ReviewPlan
 from bot.platforms.base import AdapterRegistry, PlatformAdapter
-from bot.service.analysis import default_analysis_executor, plan_in_child
+from bot.service.analysis import AnalysisPools
 from bot.service.logs import job_fields
 from bot.service.metrics import Metrics
 from bot.service.store import JobStore
@@ -90,7 +90,7 @@ class Worker:
         metrics: Metrics,
         options: WorkerOptions | None = None,
         store_executor: Executor | None = None,
-        analysis_executor: Executor | None = None,
+        analysis: AnalysisPools | None = None,
         cwd: Path | None = None,
     ) -> None:
         self.config = config
@@ -105,9 +105,10 @@ class Worker:
         )
         self._own_store_executor = store_executor is None
         self._store_executor = store_executor or ThreadPoolExecutor(4, thread_name_prefix="store")
-        self._own_analysis = analysis_executor is None
-        self._analysis: Executor | None = analysis_executor
-        self._cwd = str(cwd or Path.cwd())
+        self._own_analysis = analysis is None
+        self._analysis = analysis or AnalysisPools(
+            config.workers.analysis_processes, cwd or Path.cwd()
+        )
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -127,11 +128,6 @@ class Worker:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._store_executor, lambda: fn(*args, **kwargs))
 
-    def _analysis_executor(self) -> Executor:
-        if self._analysis is None:
-            self._analysis = default_analysis_executor(self.config.workers.analysis_processes)
-        return self._analysis
-
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
@@ -144,23 +140,14 @@ class Worker:
         if self._task is not None:
             await self._task
         grace = self.options.shutdown_grace if grace is None else grace
-        pending_work = False
         if self._inflight:
             _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-            pending_work = bool(pending)
             for task in pending:
                 task.cancel()  # _process releases the job back to the queue
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._own_analysis and self._analysis is not None:
-            pool = self._analysis
-            self._analysis = None
-            # A child still analysing a huge file would keep the process alive past the
-            # grace (the interpreter joins pool workers at exit); its job was released
-            # above, so end the child now. ProcessPoolExecutor has no public terminate.
-            children = list(getattr(pool, "_processes", {}).values()) if pending_work else []
-            pool.shutdown(wait=False, cancel_futures=True)
-            for child in children:
-                child.terminate()
+        if self._own_analysis:
+            # Its jobs were released above: a worker still on a file is stopped, not waited for.
+            await asyncio.to_thread(self._analysis.close)
         if self._own_store_executor:
             self._store_executor.shutdown(wait=True)
 
@@ -295,10 +282,7 @@ class Worker:
     async def _plan(self, change: Change, config: Config) -> ReviewPlan:
         options = config.check_options()
         snap = await asyncio.to_thread(snapshot, change, options)  # readers may block
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._analysis_executor(), plan_in_child, snap, config, options, self._cwd
-        )
+        return await self._analysis.plan(snap, config, options)
 
     async def _not_reviewable(self, job: Job, exc: NotReviewable) -> str:
         log.info("not reviewed: %s", exc, extra=job_fields(job))

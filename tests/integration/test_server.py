@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import multiprocessing
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from bot.core.plan import plan_from_json, plan_to_json
 from bot.model import Job, JobKey, JobState, ReviewPlan
 from bot.platforms.base import AdapterRegistry
 from bot.platforms.stub import TOKEN_HEADER, StubAdapter
+from bot.service.analysis import AnalysisPools
 from bot.service.app import create_app
 from bot.service.metrics import Metrics
 from bot.service.store.sqlite import SqliteJobStore
@@ -44,11 +43,12 @@ class T(unittest.TestCase):
 
 
 @pytest.fixture(scope="module")
-def analysis_pool() -> Iterator[ProcessPoolExecutor]:
-    # One spawned child for the module: start-up and rule compilation are paid once.
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    yield pool
-    pool.shutdown(wait=True, cancel_futures=True)
+def analysis_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalysisPools]:
+    # One worker process for the module: start-up and rule compilation are paid once. Its
+    # directory has no sgconfig.yml: the bundled rules.
+    pools = AnalysisPools(1, tmp_path_factory.mktemp("analysis"))
+    yield pools
+    pools.close()
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ async def serve(
     store: SqliteJobStore,
     adapter: StubAdapter,
     *,
-    worker_pool: ProcessPoolExecutor | None = None,
+    worker_pool: AnalysisPools | None = None,
     tmp_path: Path | None = None,
     with_worker: bool = False,
 ) -> AsyncIterator[Service]:
@@ -136,7 +136,7 @@ async def serve(
             registry,
             metrics=metrics,
             options=WorkerOptions.from_config(config, poll_interval=0.05, shutdown_grace=2),
-            analysis_executor=worker_pool,
+            analysis=worker_pool,
             cwd=tmp_path,  # no sgconfig.yml there: the bundled rules
         )
     app = create_app(config, store, registry, metrics=metrics, worker=worker)
@@ -322,7 +322,7 @@ async def test_metrics_page_has_the_counters_and_no_secret(store: SqliteJobStore
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_dry_run_job_stores_the_review_and_posts_nothing(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = StubAdapter(TOKEN, credentials=False)  # no credentials: dry run
     async with serve(
@@ -348,7 +348,7 @@ async def test_dry_run_job_stores_the_review_and_posts_nothing(
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_transient_post_failure_is_retried_then_posted(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = StubAdapter(TOKEN)
     stub.fail_next(1, transient=True, retry_after=0.0)
@@ -375,7 +375,7 @@ async def test_transient_post_failure_is_retried_then_posted(
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_always_transient_failure_ends_in_the_dead_letter(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = StubAdapter(TOKEN)
     stub.fail_next(10)
@@ -396,7 +396,7 @@ async def test_always_transient_failure_ends_in_the_dead_letter(
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_permanent_post_failure_fails_without_retry(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = StubAdapter(TOKEN)
     stub.fail_next(1, transient=False)
@@ -414,7 +414,7 @@ async def test_permanent_post_failure_fails_without_retry(
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_a_new_revision_does_not_post_what_the_change_already_carries(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = StubAdapter(TOKEN)
     async with serve(
@@ -440,7 +440,7 @@ async def test_a_new_revision_does_not_post_what_the_change_already_carries(
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_with_base_contents_a_moved_finding_is_not_posted(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     # setUp moves below a longer test method: the diff removes it and adds it again.
     setup = (
@@ -482,7 +482,7 @@ async def test_with_base_contents_a_moved_finding_is_not_posted(
 async def test_a_change_whose_file_cannot_be_read_fails_at_once_naming_it(
     store: SqliteJobStore,
     tmp_path: Path,
-    analysis_pool: ProcessPoolExecutor,
+    analysis_pool: AnalysisPools,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     stub = StubAdapter(TOKEN)
@@ -516,7 +516,7 @@ class _BlockingStub(StubAdapter):
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_shutdown_releases_an_in_flight_job_after_the_grace(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = _BlockingStub()
     config = make_config()
@@ -526,7 +526,7 @@ async def test_shutdown_releases_an_in_flight_job_after_the_grace(
         [stub],
         metrics=Metrics(),
         options=WorkerOptions.from_config(config, poll_interval=0.05, shutdown_grace=0.2),
-        analysis_executor=analysis_pool,
+        analysis=analysis_pool,
         cwd=tmp_path,
     )
     queued = store.enqueue(JobKey("stub", "demo/app", "42", "rev-1"), event())
@@ -602,7 +602,7 @@ class _SlowFetchStub(StubAdapter):
 @pytest.mark.timeout(120)
 @pytest.mark.asyncio
 async def test_an_attempt_that_lost_its_lease_does_not_post(
-    store: SqliteJobStore, tmp_path: Path, analysis_pool: ProcessPoolExecutor
+    store: SqliteJobStore, tmp_path: Path, analysis_pool: AnalysisPools
 ) -> None:
     stub = _SlowFetchStub()
     async with serve(

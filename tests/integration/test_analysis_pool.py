@@ -1,0 +1,106 @@
+"""The analysis pool under limits, with real worker processes: a file over its time or
+memory limit is reported as not reviewed, its worker is replaced, and the other files'
+findings still come back. The rules are the pathological pack in tests/fixtures/slow-rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.core.engine import AnalysisPool, FileDone
+from bot.core.options import AnalysisLimits
+from bot.model import ChangedFile, FileStatus, FilterMode, SkipReason, SourceFile
+from bot.rules.load import load_project
+
+SLOW_RULES = Path(__file__).resolve().parent.parent / "fixtures" / "slow-rules" / "sgconfig.yml"
+
+
+def source(path: str, text: str) -> SourceFile:
+    return SourceFile(ChangedFile(path, FileStatus.added, whole_file=True), text)
+
+
+def slow_text(functions: int = 600) -> str:
+    """Test code on which the pathological rule takes far longer than any limit here
+    (600 functions: minutes)."""
+    body = [
+        f"def test_{i}(self):\n    value_{i} = compute(alpha, beta)\n    check(value_{i})\n"
+        for i in range(functions)
+    ]
+    return "import time\n\n\n" + "\n".join(body)
+
+
+def huge_text() -> str:
+    """~8 MB of code: its syntax tree alone needs more than 256 MB of address space."""
+    return "x = [\n" + "    'a', 1, b.c,\n" * 500_000 + "]\n"
+
+
+OK = source("tests/test_ok.py", "import time\n\n\ndef test_wait():\n    time.sleep(1)\n")
+
+
+@pytest.fixture(scope="module")
+def rules():  # type: ignore[no-untyped-def]
+    return load_project(SLOW_RULES)
+
+
+def pool(rules, **limits: float) -> AnalysisPool:  # type: ignore[no-untyped-def]
+    return AnalysisPool(rules, 1, AnalysisLimits(**limits))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def timed_pool(rules) -> Iterator[AnalysisPool]:  # type: ignore[no-untyped-def]
+    with pool(rules, seconds_per_file=1.5) as p:
+        yield p
+
+
+@pytest.mark.timeout(120)
+def test_a_file_over_its_time_limit_is_not_reviewed_and_the_rest_is(
+    timed_pool: AnalysisPool,
+) -> None:
+    seen: list[FileDone] = []
+    slow = source("tests/test_slow.py", slow_text())
+    findings, skipped = timed_pool.analyze([slow, OK], FilterMode.added, progress=seen.append)
+    assert [(f.path, f.rule_id) for f in findings] == [("tests/test_ok.py", "sleep-call")]
+    (over,) = skipped
+    assert over.path == "tests/test_slow.py"
+    assert over.reason is SkipReason.time_budget
+    assert "1.5 s" in over.message and "limits.analysis_seconds_per_file" in over.message
+    assert sorted(f.path for f in seen) == ["tests/test_ok.py", "tests/test_slow.py"]
+    assert [f.done for f in seen] == [1, 2] and {f.total for f in seen} == {2}
+    # The stopped worker was replaced: the pool still analyses.
+    again, none = timed_pool.analyze([OK], FilterMode.added)
+    assert [f.rule_id for f in again] == ["sleep-call"] and none == []
+
+
+@pytest.mark.timeout(120)
+def test_the_job_budget_ends_every_file_not_done_by_then(rules) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    with pool(rules, seconds_per_file=60, seconds_per_job=1.5) as p:
+        slow = source("tests/test_slow.py", slow_text())
+        # One worker: the small file waits behind the slow one and is not reached.
+        deadline = time.monotonic() + 1.5
+        findings, skipped = p.analyze([slow, OK], FilterMode.added, deadline=deadline)
+        assert findings == []
+        assert [(s.path, s.reason) for s in skipped] == [
+            ("tests/test_slow.py", SkipReason.time_budget),
+            ("tests/test_ok.py", SkipReason.time_budget),
+        ]
+        assert all("limits.analysis_seconds_per_job" in s.message for s in skipped)
+        again, _ = p.analyze([OK], FilterMode.added)
+        assert [f.rule_id for f in again] == ["sleep-call"]
+
+
+@pytest.mark.timeout(120)
+def test_a_file_over_the_memory_limit_is_not_reviewed_and_the_rest_is(rules) -> None:  # type: ignore[no-untyped-def]
+    with pool(rules, memory_mb=256) as p:
+        huge = source("tests/test_huge.py", huge_text())
+        findings, skipped = p.analyze(
+            [huge, OK], FilterMode.added, rule_ids=frozenset({"sleep-call"})
+        )
+        assert [(f.path, f.rule_id) for f in findings] == [("tests/test_ok.py", "sleep-call")]
+        (over,) = skipped
+        assert (over.path, over.reason) == ("tests/test_huge.py", SkipReason.memory)
+        assert "256 MB" in over.message and "limits.analysis_memory_mb" in over.message
