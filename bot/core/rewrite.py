@@ -119,6 +119,23 @@ def _dfs(node: SgNode) -> Iterator[SgNode]:
         stack.extend(reversed(current.children()))
 
 
+_NodeKey = tuple[int, int, str]
+
+
+def _node_key(node: SgNode) -> _NodeKey:
+    rng = node.range()
+    return rng.start.index, rng.end.index, node.kind()
+
+
+def _by_node(found: list[SgNode]) -> dict[_NodeKey, SgNode]:
+    # A parent and its only child can share a range: the kind tells them apart. The
+    # pre-order search meets the outer one first, and it is the one a DFS tries first.
+    by_node: dict[_NodeKey, SgNode] = {}
+    for node in found:
+        by_node.setdefault(_node_key(node), node)
+    return by_node
+
+
 def _agrees(found: SgNode, enclosing: SgNode, names: frozenset[str]) -> bool:
     for name in names:
         ours, theirs = found.get_match(name), enclosing.get_match(name)
@@ -155,9 +172,12 @@ class RewriteContext:
         active = [(rid, self._matchers[rid]) for rid in spec.rewriters if rid in self._matchers]
         edits = []
         for source in sources:
+            # One search per rewriter, not one match per node and rewriter: ast-grep-py
+            # compiles the rule on every call. A search includes the source node itself.
+            matches = [(rid, _by_node(matcher.find_all(source))) for rid, matcher in active]
             for child in _dfs(source):
-                for rid, matcher in active:
-                    found = matcher.match_exactly(child)
+                for rid, found_at in matches:
+                    found = found_at.get(_node_key(child))
                     if found is None or not _agrees(found, enclosing, self.captured):
                         continue
                     rewriter = self.rewriters[rid]
