@@ -29,6 +29,7 @@ lint: install
 
 bench: install bench-precision
 	$(BIN)/python bench/hunk_vs_cli.py
+	$(BIN)/python bench/new_file_vs_cli.py
 	$(BIN)/python bench/many_files_vs_cli.py
 	$(BIN)/python bench/baseline_vs_cli.py
 	$(BIN)/python bench/webhook_load.py

@@ -15,12 +15,15 @@ from collections.abc import Sequence
 
 from common import (
     FLAGGED,
+    LARGE_FILE,
+    QUICK_NOTE,
     TestCodeGenerator,
     ast_grep,
     base_parser,
     check_syntax,
     compare_findings,
     cpu_summary,
+    large_file_lines,
     ours_findings,
     peer_findings,
     progress,
@@ -36,7 +39,6 @@ from common import (
 
 GOAL = 0.5
 HUNK_LINES = 40
-PATH = "nova/tests/functional/test_servers_large.py"
 _HUNK_HEADER = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
@@ -67,10 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
     args = parser.parse_args(argv)
     sgconfig = sgconfig_arg(parser, args.sgconfig)
-    total = 3_000 if args.quick else 30_000
+    total = large_file_lines(args.quick)
     rules = rule_count(sgconfig)
-    if rules == 0:
-        progress(f"warning: {sgconfig} configures no rules; the timings mean little")
 
     progress(f"generating a {total:,}-line test file with a {HUNK_LINES}-line hunk")
     gen = TestCodeGenerator(args.seed)
@@ -83,12 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     old = module.text
     new_lines = module.lines[:at] + hunk + module.lines[at:]
     new = "".join(line + "\n" for line in new_lines)
-    check_syntax(new, PATH)
+    check_syntax(new, LARGE_FILE)
 
     with work_dir(args.keep) as work:
         tree = work / "hunk-tree"
-        write(tree / PATH, new)
-        diff = unified_diff(old, new, PATH)
+        write(tree / LARGE_FILE, new)
+        diff = unified_diff(old, new, LARGE_FILE)
         diff_path = work / "hunk.diff"
         write(diff_path, diff)
         added = added_lines(diff)
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.exit(f"bad diff {diff_path}: adds lines {sorted(added)}")
 
         ours = review_bot("--diff", diff_path, "--root", tree, sgconfig=sgconfig)
-        peer = ast_grep(PATH, sgconfig=sgconfig, cwd=tree)
+        peer = ast_grep(LARGE_FILE, sgconfig=sgconfig, cwd=tree)
         ours_t, peer_t = time_commands([ours, peer], args.repeat, args.budget)
         peer_all = with_extensions(peer_findings(peer_t.stdout), tree, sgconfig)
 
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"at lines {min(added)}-{max(added)}, {rules} rules, {cpu_summary()}"
     )
     if args.quick:
-        title += " [--quick: too small for the goal to mean anything]"
+        title += QUICK_NOTE
     report(title, ours_t, peer_t, GOAL)
     in_hunk = [f for f in peer_all if not added.isdisjoint(f.lines)]
     print(f"  ast-grep findings in the whole file: {len(peer_all)}")

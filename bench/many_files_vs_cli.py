@@ -2,7 +2,7 @@
 
 `review-bot check DIR` (paths mode: every line counts as new) on 300 Nova-style test
 files of 400 lines each, against `ast-grep scan DIR` with the same rules. Both must
-report the same findings. Goal: ours at most 1.5x the peer's time; ast-grep is a
+report the same findings. Goal: ours at most 1.2x the peer's time; ast-grep is a
 multi-threaded native binary, we pay for Python start-up and a process pool.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from common import (
     NOUNS,
+    QUICK_NOTE,
     TestCodeGenerator,
     ast_grep,
     base_parser,
@@ -32,7 +33,7 @@ from common import (
     write,
 )
 
-GOAL = 1.5
+GOAL = 1.2
 FILES_PER_DIR = 30  # spread over sub-packages, as in a real tests/ tree
 
 
@@ -45,8 +46,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_files = args.files or (20 if args.quick else 300)
     n_lines = args.lines or (200 if args.quick else 400)
     rules = rule_count(sgconfig)
-    if rules == 0:
-        progress(f"warning: {sgconfig} configures no rules; the timings mean little")
 
     with work_dir(args.keep) as work:
         tree = work / "many-tree"
@@ -73,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{rules} rules, {cpu_summary()}"
     )
     if args.quick:
-        title += " [--quick: too small for the goal to mean anything]"
+        title += QUICK_NOTE
     report(title, ours_t, peer_t, GOAL)
     same = compare_findings(ours_findings(ours_t.stdout), peer_all, "in all files")
     return 0 if same else 1
