@@ -6,6 +6,7 @@ real SQLite file that outlives the killed process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bot.model import JobState
@@ -54,6 +56,36 @@ def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyp
             return
         time.sleep(0.1)
     raise AssertionError("condition not reached in time")
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return psutil.Process(pid).children(recursive=True)
+    return []
+
+
+def is_pool_child(proc: psutil.Process) -> bool:
+    """A multiprocessing spawn child: an analysis worker, not the resource tracker."""
+    with contextlib.suppress(psutil.Error):
+        return "multiprocessing.spawn" in " ".join(proc.cmdline())
+    return False
+
+
+def describe(proc: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return f"{proc.pid}: {' '.join(proc.cmdline())}"
+    return f"{proc.pid}: (gone)"
+
+
+def still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of ``procs`` not yet ended; a zombie (ended, not yet reaped) counts as ended.
+    ``is_running`` compares start times, so a reused pid is not mistaken for its process."""
+    running = []
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):  # ZombieProcess is one too
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                running.append(proc)
+    return running
 
 
 def test_sigterm_finishes_the_job_and_exits_in_grace(tmp_path: Path, servers) -> None:
@@ -100,9 +132,17 @@ def test_kill_9_mid_job_loses_nothing(tmp_path: Path, servers) -> None:
     )
     db = tmp_path / "bot.db"
     wait_for(lambda: job_state(db, reply["job_id"]) is JobState.running)
+    wait_for(lambda: any(is_pool_child(p) for p in descendants(first.proc.pid)))
+    children = descendants(first.proc.pid)  # the analysis workers, the resource tracker
     first.proc.kill()  # SIGKILL: no cleanup, the lease stays behind
     first.proc.wait()
     assert job_state(db, reply["job_id"]) is JobState.running
+    # The children die with serve by themselves (bot/core/lifetime.py): checked before the
+    # fixture's reap() kills serve's process group, which would hide orphans.
+    deadline = time.monotonic() + 5
+    while still_running(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not still_running(children), [describe(p) for p in still_running(children)]
     second = start(config, tmp_path)
     servers.append(second)
     wait_for(lambda: job_state(db, reply["job_id"]) is JobState.done, timeout=120)
