@@ -34,6 +34,11 @@ def interest_lines(change: ChangedFile, mode: FilterMode) -> frozenset[int] | No
     return frozenset(n for h in change.hunks for n in range(h.start, h.end + 1))
 
 
+def report_order(finding: Finding) -> tuple[int, int, str]:
+    """Outer matches first, as the CLI's pre-order traversal reports them."""
+    return finding.span.start.offset, -finding.span.end.offset, finding.rule_id
+
+
 def language_of(path: str) -> str | None:
     for language, extensions in LANGUAGE_EXTENSIONS.items():
         if path.endswith(extensions):
@@ -91,8 +96,7 @@ class Analyzer:
         ]
         if lines is not None:
             findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]
-        # Outer matches first, as the CLI's pre-order traversal reports them.
-        findings.sort(key=lambda f: (f.span.start.offset, -f.span.end.offset, f.rule_id))
+        findings.sort(key=report_order)
         return findings
 
     def _finding(

@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, as_completed
 from dataclasses import dataclass
@@ -24,13 +25,16 @@ from typing import Self
 
 from pebble import ProcessExpired, ProcessPool
 
-from bot.core.analyze import Analyzer
+from bot.core.analyze import Analyzer, report_order
 from bot.core.compiled import CompiledRule
 from bot.core.lifetime import die_with_parent
 from bot.core.options import AnalysisLimits
-from bot.model import FilterMode, Finding, SkippedFile, SkipReason, SourceFile
+from bot.model import FilterMode, Finding, Severity, SkippedFile, SkipReason, SourceFile
 
 MIB = 1024 * 1024
+# From this size on, a file's rules are shared among the workers (measured with
+# bench/new_file_vs_cli.py: a worker's start costs less than the rules it takes over).
+SPLIT_MIN_CHARS = 200_000
 
 _worker: Analyzer | None = None
 
@@ -111,12 +115,14 @@ class AnalysisPool:
         self, rules: Sequence[CompiledRule], processes: int, limits: AnalysisLimits
     ) -> None:
         self.limits = limits
+        self.processes = processes
+        self._rules = list(rules)
         # spawn, not fork: the parent may run an event loop and threads, and forking
         # those can copy a held lock into the child and hang it.
         self._pool = ProcessPool(
             max_workers=processes,
             initializer=_init_worker,
-            initargs=(list(rules), limits.memory_mb),
+            initargs=(self._rules, limits.memory_mb),
             context=multiprocessing.get_context("spawn"),
         )
         if not self._pool.active:  # reading it starts the workers, in this thread
@@ -133,33 +139,55 @@ class AnalysisPool:
     ) -> tuple[list[Finding], list[SkippedFile]]:
         """Like ``analyze_files``. ``deadline`` (``time.monotonic()``) ends the job's
         budget: files not done by then are reported as not reviewed."""
-        futures: dict[Future[_Outcome], int] = {
-            self._pool.schedule(
-                _analyze_in_worker,
-                args=((source, mode, rule_ids),),
-                timeout=self.limits.seconds_per_file,
-            ): i
-            for i, source in enumerate(sources)
-        }
+        futures: dict[Future[_Outcome], int] = {}
+        for i, source in enumerate(sources):
+            for part in self._parts(source, rule_ids):
+                task = (source, mode, part)
+                future = self._pool.schedule(
+                    _analyze_in_worker, args=(task,), timeout=self.limits.seconds_per_file
+                )
+                futures[future] = i
         self._scheduled.update(futures)
-        outcomes: list[_Outcome | None] = [None] * len(sources)
+        parts: list[list[_Outcome]] = [[] for _ in sources]
+        left = Counter(futures.values())
+        files_done = 0
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            for done, future in enumerate(as_completed(futures, timeout=wait), 1):
+            for future in as_completed(futures, timeout=wait):
                 i = futures[future]
-                outcomes[i] = self._outcome(future, sources[i].path)
-                if progress is not None:
-                    progress(FileDone(done, len(sources), sources[i].path, outcomes[i][1]))
+                parts[i].append(self._outcome(future, sources[i].path))
+                left[i] -= 1
+                if left[i] == 0 and progress is not None:
+                    files_done += 1
+                    seconds = max(s for _, s in parts[i])
+                    progress(FileDone(files_done, len(sources), sources[i].path, seconds))
         except TimeoutError:
             for future in futures:
                 future.cancel()  # a running task's worker is stopped and replaced
         finally:
             self._scheduled.difference_update(futures)
         results = (
-            outcome if outcome is not None else (self._out_of_time(source.path), 0.0)
-            for outcome, source in zip(outcomes, sources, strict=True)
+            _joined(outcomes) if left[i] == 0 else (self._out_of_time(source.path), 0.0)
+            for i, (outcomes, source) in enumerate(zip(parts, sources, strict=True))
         )
         return _collect(results, sources, None)
+
+    def _parts(
+        self, source: SourceFile, rule_ids: frozenset[str] | None
+    ) -> list[frozenset[str] | None]:
+        """The rule sets of one file's tasks: a large file's rules are shared among the
+        workers, which each parse it, so that one file does not wait for one process."""
+        if self.processes < 2 or len(source.text) < SPLIT_MIN_CHARS:
+            return [rule_ids]
+        ids = [
+            r.id
+            for r in self._rules
+            if r.severity is not Severity.off
+            and r.applies_to(source.path)
+            and (rule_ids is None or r.id in rule_ids)
+        ]
+        shares = min(self.processes, len(ids))
+        return [frozenset(ids[k::shares]) for k in range(shares)] or [rule_ids]
 
     def _outcome(self, future: Future[_Outcome], path: str) -> _Outcome:
         try:
@@ -177,6 +205,13 @@ class AnalysisPool:
             return self._died(path, exc.exitcode), 0.0
         except CancelledError:
             return self._out_of_time(path), 0.0
+        except Exception as exc:  # a broken pool, say: the other files still get reported
+            skipped = SkippedFile(
+                path,
+                SkipReason.analysis_failed,
+                f"not reviewed: its analysis failed ({type(exc).__name__}: {exc})",
+            )
+            return skipped, 0.0
 
     def _died(self, path: str, exitcode: int | None) -> SkippedFile:
         code = exitcode or 0
@@ -216,6 +251,22 @@ class AnalysisPool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _joined(parts: Sequence[_Outcome]) -> _Outcome:
+    """One file's outcome from its tasks': a file is reviewed only when all of them are."""
+    findings: list[Finding] = []
+    for outcome, seconds in parts:
+        if isinstance(outcome, SkippedFile):
+            return outcome, seconds
+        findings += outcome
+    return sorted(findings, key=report_order), max(seconds for _, seconds in parts)
+
+
+def workers_for(sources: Sequence[SourceFile], jobs: int) -> int:
+    """How many workers are worth starting for ``sources``: no more than it has tasks."""
+    tasks = sum(jobs if len(s.text) >= SPLIT_MIN_CHARS else 1 for s in sources)
+    return max(1, min(jobs, tasks))
 
 
 def analyze_files(

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.compiled import CompiledRule
-from bot.core.engine import AnalysisPool, Progress, analyze_files, default_jobs
+from bot.core.engine import AnalysisPool, Progress, analyze_files, default_jobs, workers_for
 from bot.core.idiom import established
 from bot.core.options import CheckOptions
 from bot.core.plan import plan
@@ -52,7 +52,7 @@ def run_check(
     limits = options.limits
     deadline = None if limits.seconds_per_job is None else started + limits.seconds_per_job
     if pool is None and limits.bounded and head:
-        processes = min(jobs or default_jobs(), len(head))
+        processes = workers_for(head, jobs or default_jobs())
         with AnalysisPool(rules, processes, limits) as own:
             analysis = _Analysis(rules, own, deadline)
             return _check(snap, head, skipped, options, analysis, progress)

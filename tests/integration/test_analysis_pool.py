@@ -104,3 +104,49 @@ def test_a_file_over_the_memory_limit_is_not_reviewed_and_the_rest_is(rules) -> 
         (over,) = skipped
         assert (over.path, over.reason) == ("tests/test_huge.py", SkipReason.memory)
         assert "256 MB" in over.message and "limits.analysis_memory_mb" in over.message
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_killed_mid_file_is_named_and_replaced(rules) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import threading
+
+    import psutil
+
+    with pool(rules, seconds_per_file=60) as p:
+        workers = [w for w in psutil.Process().children() if _pool_worker(w)]
+        assert workers, "the pool starts its workers at once"
+
+        def kill_when_busy() -> None:
+            # The worker is busy once it uses CPU on the slow file.
+            for _ in range(200):
+                if any(w.cpu_times().user > 1.0 for w in workers):
+                    break
+                threading.Event().wait(0.05)
+            for worker in workers:
+                os.kill(worker.pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        slow = source("tests/test_slow.py", slow_text())
+        findings, skipped = p.analyze([slow], FilterMode.added)
+        killer.join()
+        assert findings == []
+        (died,) = skipped
+        assert died.reason is SkipReason.analysis_failed
+        assert "process died (signal SIGKILL)" in died.message
+        again, _ = p.analyze([OK], FilterMode.added)
+        assert [f.rule_id for f in again] == ["sleep-call"]
+
+
+def _pool_worker(process) -> bool:  # type: ignore[no-untyped-def]
+    """A live spawn worker: not multiprocessing's resource tracker, which is a child too,
+    nor the zombie of an earlier test's process (pytest reaps those at the end)."""
+    import psutil
+
+    try:
+        live = process.status() != psutil.STATUS_ZOMBIE
+        return live and "spawn_main" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
