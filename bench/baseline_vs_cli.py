@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from common import (
     FLAGGED,
@@ -34,6 +31,7 @@ from common import (
     base_parser,
     check_syntax,
     cpu_summary,
+    git,
     progress,
     report,
     review_bot,
@@ -47,17 +45,6 @@ from common import (
 GOAL = 0.5
 METHOD_LINES = 40
 PATH = "nova/tests/functional/test_servers_large.py"
-
-
-def git(repo: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.org",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.org",
-    }
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
 Found = tuple[str, str, int]  # rule, matched code (whitespace collapsed), first line
@@ -114,9 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"baseline_vs_cli: {total:,}-line file, one {METHOD_LINES}-line method moved and one "
         f"added, {rules} rules, {cpu_summary()}"
     )
-    if args.quick:
-        title += " [--quick: too small for the goal to mean anything]"
-    report(title, ours_t, peer_t, GOAL)
+    report(title, ours_t, peer_t, GOAL, args.quick)
     print(
         f"  baseline cost: {ours_t.median / off_t.median:.2f}x review-bot --no-baseline "
         f"({ours_t.median:.3f}s against {off_t.median:.3f}s, median wall)"

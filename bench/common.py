@@ -282,10 +282,22 @@ def verdict(value: float, goal: float, unit: str) -> str:
     return "met" if value <= goal else f"MISSED by {value - goal:.2f}{unit}"
 
 
-def report(title: str, ours: Timing, peer: Timing, goal: float) -> None:
+def race(
+    ours: Command, peer: Command, args: argparse.Namespace, tree: Path, sgconfig: Path
+) -> tuple[Timing, Timing, list[Found]]:
+    """Time review-bot against the CLI, and the CLI's findings as review-bot's rule
+    extensions narrow them (``tree``: where the CLI's paths are)."""
+    ours_t, peer_t = time_commands([ours, peer], args.repeat, args.budget)
+    return ours_t, peer_t, with_extensions(peer_findings(peer_t.stdout), tree, sgconfig)
+
+
+def report(title: str, ours: Timing, peer: Timing, goal: float, quick: bool = False) -> None:
     """The result table on stdout: both times and the ratio ours/peer against the goal.
     CPU time is shown too: on a busy machine it moves less than wall time. Peak MiB is
-    the largest peak RSS of the timed runs (the process tree's, see ``Run.peak_kib``)."""
+    the largest peak RSS of the timed runs (the process tree's, see ``Run.peak_kib``).
+    ``quick``: the inputs were made small, which the title then says."""
+    if quick:
+        title += QUICK_NOTE
     ratios = (
         ours.median / peer.median,
         ours.min / peer.min,

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from common import (
     FLAGGED,
     LARGE_FILE,
-    QUICK_NOTE,
     TestCodeGenerator,
     ast_grep,
     base_parser,
@@ -25,14 +24,12 @@ from common import (
     cpu_summary,
     large_file_lines,
     ours_findings,
-    peer_findings,
     progress,
+    race,
     report,
     review_bot,
     rule_count,
     sgconfig_arg,
-    time_commands,
-    with_extensions,
     work_dir,
     write,
 )
@@ -99,16 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ours = review_bot("--diff", diff_path, "--root", tree, sgconfig=sgconfig)
         peer = ast_grep(LARGE_FILE, sgconfig=sgconfig, cwd=tree)
-        ours_t, peer_t = time_commands([ours, peer], args.repeat, args.budget)
-        peer_all = with_extensions(peer_findings(peer_t.stdout), tree, sgconfig)
+        ours_t, peer_t, peer_all = race(ours, peer, args, tree, sgconfig)
 
     title = (
         f"hunk_vs_cli: {total:,}-line file ({len(new):,} bytes), {HUNK_LINES}-line hunk "
         f"at lines {min(added)}-{max(added)}, {rules} rules, {cpu_summary()}"
     )
-    if args.quick:
-        title += QUICK_NOTE
-    report(title, ours_t, peer_t, GOAL)
+    report(title, ours_t, peer_t, GOAL, args.quick)
     in_hunk = [f for f in peer_all if not added.isdisjoint(f.lines)]
     print(f"  ast-grep findings in the whole file: {len(peer_all)}")
     same = compare_findings(ours_findings(ours_t.stdout), in_hunk, "touching the hunk")

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from common import (
     NOUNS,
-    QUICK_NOTE,
     TestCodeGenerator,
     ast_grep,
     base_parser,
@@ -21,14 +20,12 @@ from common import (
     compare_findings,
     cpu_summary,
     ours_findings,
-    peer_findings,
     progress,
+    race,
     report,
     review_bot,
     rule_count,
     sgconfig_arg,
-    time_commands,
-    with_extensions,
     work_dir,
     write,
 )
@@ -64,16 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ours = review_bot("--root", tree, tree / "nova", sgconfig=sgconfig)
         peer = ast_grep("nova", sgconfig=sgconfig, cwd=tree)
-        ours_t, peer_t = time_commands([ours, peer], args.repeat, args.budget)
-        peer_all = with_extensions(peer_findings(peer_t.stdout), tree, sgconfig)
+        ours_t, peer_t, peer_all = race(ours, peer, args, tree, sgconfig)
 
     title = (
         f"many_files_vs_cli: {n_files} files x {n_lines} lines ({size:,} bytes), "
         f"{rules} rules, {cpu_summary()}"
     )
-    if args.quick:
-        title += QUICK_NOTE
-    report(title, ours_t, peer_t, GOAL)
+    report(title, ours_t, peer_t, GOAL, args.quick)
     same = compare_findings(ours_findings(ours_t.stdout), peer_all, "in all files")
     return 0 if same else 1
 

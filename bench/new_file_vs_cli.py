@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 from common import (
     LARGE_FILE,
-    QUICK_NOTE,
     TestCodeGenerator,
     ast_grep,
     base_parser,
@@ -26,15 +25,13 @@ from common import (
     git,
     large_file_lines,
     ours_findings,
-    peer_findings,
     progress,
+    race,
     report,
     review_bot,
     rule_count,
     sgconfig_arg,
-    time_commands,
     verdict,
-    with_extensions,
     work_dir,
     write,
 )
@@ -69,17 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # --root points review-bot at the repository while it runs beside sgconfig.yml.
         ours = review_bot("--git", "HEAD~1..HEAD", "--root", repo, sgconfig=sgconfig)
         peer = ast_grep(LARGE_FILE, sgconfig=sgconfig, cwd=repo)
-        ours_t, peer_t = time_commands([ours, peer], args.repeat, args.budget)
         # The file is new, so every finding of the CLI is on an added line.
-        peer_all = with_extensions(peer_findings(peer_t.stdout), repo, sgconfig)
+        ours_t, peer_t, peer_all = race(ours, peer, args, repo, sgconfig)
 
     title = (
         f"new_file_vs_cli: {total:,}-line new file ({len(text):,} bytes), {rules} rules, "
         f"{cpu_summary()}"
     )
-    if args.quick:
-        title += QUICK_NOTE
-    report(title, ours_t, peer_t, GOAL)
+    report(title, ours_t, peer_t, GOAL, args.quick)
     print(
         f"  CLI's own scan of it under {CLI_GOAL_SECONDS:g} s: {peer_t.median:.3f}s "
         f"(median wall): {verdict(peer_t.median, CLI_GOAL_SECONDS, ' s')}"

@@ -10,11 +10,12 @@ import os
 import sys
 import time
 from types import TracebackType
-from typing import TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, TextIO
 
 from bot.core.engine import FileDone
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # The engine reports a file once it is analysed, so the one event of a one-file check comes
 # when the work is over: its bar would appear full and say nothing the report does not.
@@ -26,12 +27,6 @@ FALLBACK_WIDTH = 80
 MIN_BAR = 10  # the bar keeps this much when the slowest path needs room...
 MIN_PATH = 16  # ...unless the path would get less: the counts say what the bar says
 BAR_FORMAT = "analysed {n_fmt}/{total_fmt} files |{bar}| {elapsed}<{remaining}{postfix}"
-
-
-class _Tqdm(tqdm):
-    # tqdm's monitor thread wakes bars that dynamic miniters left stalled; this one redraws
-    # on every file (miniters=1), so the thread would be one more for nothing.
-    monitor_interval = 0
 
 
 class ProgressBar:
@@ -107,7 +102,14 @@ class ProgressBar:
         self.close()
 
     def _open(self, total: int) -> tqdm:
-        return _Tqdm(
+        # Imported here: a check whose stderr is no terminal never draws, and need not pay
+        # tqdm's import.
+        from tqdm import tqdm
+
+        # tqdm's monitor thread wakes bars that dynamic miniters left stalled; this one
+        # redraws on every file (miniters=1), so the thread would be one more for nothing.
+        tqdm.monitor_interval = 0
+        return tqdm(
             total=total,
             file=self._file,
             disable=self._disable,

@@ -25,7 +25,7 @@ from typing import Self
 
 from pebble import ProcessExpired, ProcessPool
 
-from bot.core.analyze import Analyzer, report_order
+from bot.core.analyze import Analyzer, interest_lines, report_order
 from bot.core.compiled import CompiledRule
 from bot.core.lifetime import die_with_parent
 from bot.core.options import AnalysisLimits
@@ -141,7 +141,7 @@ class AnalysisPool:
         budget: files not done by then are reported as not reviewed."""
         futures: dict[Future[_Outcome], int] = {}
         for i, source in enumerate(sources):
-            for part in self._parts(source, rule_ids):
+            for part in self._parts(source, mode, rule_ids):
                 task = (source, mode, part)
                 future = self._pool.schedule(
                     _analyze_in_worker, args=(task,), timeout=self.limits.seconds_per_file
@@ -173,11 +173,11 @@ class AnalysisPool:
         return _collect(results, sources, None)
 
     def _parts(
-        self, source: SourceFile, rule_ids: frozenset[str] | None
+        self, source: SourceFile, mode: FilterMode, rule_ids: frozenset[str] | None
     ) -> list[frozenset[str] | None]:
         """The rule sets of one file's tasks: a large file's rules are shared among the
         workers, which each parse it, so that one file does not wait for one process."""
-        if self.processes < 2 or len(source.text) < SPLIT_MIN_CHARS:
+        if self.processes < 2 or not _large(source, mode):
             return [rule_ids]
         ids = [
             r.id
@@ -263,9 +263,21 @@ def _joined(parts: Sequence[_Outcome]) -> _Outcome:
     return sorted(findings, key=report_order), max(seconds for _, seconds in parts)
 
 
-def workers_for(sources: Sequence[SourceFile], jobs: int) -> int:
+def _large(source: SourceFile, mode: FilterMode) -> bool:
+    """Whether the part of ``source`` that is searched is large: a small hunk in a large
+    file costs little more than its parse, which a second worker would only repeat."""
+    text = source.text
+    if len(text) < SPLIT_MIN_CHARS:
+        return False
+    lines = interest_lines(source.change, mode)
+    if lines is None:
+        return True
+    return len(lines) * len(text) >= SPLIT_MIN_CHARS * (text.count("\n") + 1)
+
+
+def workers_for(sources: Sequence[SourceFile], mode: FilterMode, jobs: int) -> int:
     """How many workers are worth starting for ``sources``: no more than it has tasks."""
-    tasks = sum(jobs if len(s.text) >= SPLIT_MIN_CHARS else 1 for s in sources)
+    tasks = sum(jobs if _large(s, mode) else 1 for s in sources)
     return max(1, min(jobs, tasks))
 
 

@@ -52,7 +52,7 @@ def run_check(
     limits = options.limits
     deadline = None if limits.seconds_per_job is None else started + limits.seconds_per_job
     if pool is None and limits.bounded and head:
-        processes = workers_for(head, jobs or default_jobs())
+        processes = workers_for(head, options.filter_mode, jobs or default_jobs())
         with AnalysisPool(rules, processes, limits) as own:
             analysis = _Analysis(rules, own, deadline)
             return _check(snap, head, skipped, options, analysis, progress)
