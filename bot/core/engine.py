@@ -45,7 +45,9 @@ def _init_worker(rules: Sequence[CompiledRule], memory_mb: int | None) -> None:
     if memory_mb is not None:
         # Address space, not RSS: the only limit the kernel enforces per process. ast-grep
         # aborts when an allocation fails, which the parent reads as "memory".
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MIB, resource.RLIM_INFINITY))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = memory_mb * MIB if hard == resource.RLIM_INFINITY else min(memory_mb * MIB, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))  # an unprivileged hard limit stays
     _worker = Analyzer(rules)
 
 

@@ -19,6 +19,9 @@ from bot.rules.ruleset import configured_rules
 
 
 class AnalysisPools:
+    """The pools of one service, ``processes`` workers each; ``cwd`` is where the rules'
+    sgconfig.yml is looked for."""
+
     def __init__(self, processes: int, cwd: Path) -> None:
         self.processes = processes
         self.cwd = cwd
