@@ -28,7 +28,7 @@ from pydantic import (
 from bot.config.secrets import Secret, SecretFileValue, SecretValue
 from bot.config.yamlfile import LineDict, line_of, read_documents
 from bot.core.globs import GlobSet, compile_glob
-from bot.core.options import DEFAULT_TEST_GLOBS, AnalysisLimits, CheckOptions
+from bot.core.options import DEFAULT_TEST_GLOBS, MIB, AnalysisLimits, CheckOptions
 from bot.errors import YamlError
 from bot.model import FilterMode, Severity
 
@@ -141,7 +141,6 @@ class ReviewConfig(_Strict):
         return None if url is None else _http_url(url, "rule_docs_url")
 
 
-MIB = 1024 * 1024
 PositiveInt = Annotated[int, Field(gt=0)]
 Seconds = Annotated[float, Field(gt=0)]
 

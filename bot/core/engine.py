@@ -28,10 +28,9 @@ from pebble import ProcessExpired, ProcessPool
 from bot.core.analyze import Analyzer, interest_lines, report_order
 from bot.core.compiled import CompiledRule
 from bot.core.lifetime import die_with_parent
-from bot.core.options import AnalysisLimits
+from bot.core.options import MIB, AnalysisLimits
 from bot.model import FilterMode, Finding, Severity, SkippedFile, SkipReason, SourceFile
 
-MIB = 1024 * 1024
 # From this size on, a file's rules are shared among the workers (measured with
 # bench/new_file_vs_cli.py: a worker's start costs less than the rules it takes over).
 SPLIT_MIN_CHARS = 200_000

@@ -17,6 +17,9 @@ DEFAULT_TEST_GLOBS = (
 )
 
 
+MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class AnalysisLimits:
     """What one file's and one review's analysis may cost; None: no limit. With any
