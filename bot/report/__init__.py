@@ -7,32 +7,43 @@ format has nothing to say).
 Formats that need a file's text (rdjson's byte columns, the positions of a
 fix's edits) raise ValueError when ``Report.sources`` lacks it; the text
 format then prints the finding without its code frame and diff instead.
+
+The registry names modules rather than importing them, so that the command line
+can list the formats in ``--help`` without loading any renderer.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.report import gha, jsonout, rdjson, sarif, text
-from bot.report.base import Report
+if TYPE_CHECKING:
+    from bot.report.base import Report
 
-FORMATS: dict[str, Callable[[Report], str]] = {
-    "text": text.render,
-    "json": jsonout.render,
-    "rdjson": rdjson.render_rdjson,
-    "rdjsonl": rdjson.render_rdjsonl,
-    "sarif": sarif.render,
-    "github": gha.render,
+# format name -> (module under bot.report, function)
+_RENDERERS: dict[str, tuple[str, str]] = {
+    "text": ("text", "render"),
+    "json": ("jsonout", "render"),
+    "rdjson": ("rdjson", "render_rdjson"),
+    "rdjsonl": ("rdjson", "render_rdjsonl"),
+    "sarif": ("sarif", "render"),
+    "github": ("gha", "render"),
 }
+FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 
 
-def render(fmt: str, report: Report) -> str:
+def renderer(fmt: str) -> Callable[[Report], str]:
     try:
-        renderer = FORMATS[fmt]
+        module, function = _RENDERERS[fmt]
     except KeyError:
         known = ", ".join(FORMATS)
         raise ValueError(f"unknown output format {fmt!r} (expected one of: {known})") from None
-    return renderer(report)
+    return getattr(importlib.import_module(f"bot.report.{module}"), function)
 
 
-__all__ = ["FORMATS", "Report", "render"]
+def render(fmt: str, report: Report) -> str:
+    return renderer(fmt)(report)
+
+
+__all__ = ["FORMATS", "render", "renderer"]
