@@ -1,6 +1,7 @@
 """A platform that lives in memory, for tests and local trials of the service.
 
-POST /webhooks/stub with ``X-Stub-Token`` and a JSON body::
+POST /webhooks/stub with ``X-Stub-Token`` (``platforms.stub.token``, never empty) and a
+JSON body::
 
     {"project": "p", "change": "42", "revision": "abc", "delivery": "d-1",
      "recheck": false, "files": {"tests/test_x.py": "..."}, "diff": "unified diff",
@@ -40,6 +41,9 @@ class StubAdapter:
     name = "stub"
 
     def __init__(self, token: str, *, credentials: bool = True) -> None:
+        if not token:
+            # An empty token would let any request in: the header's default is "" too.
+            raise ValueError("the stub adapter needs a token (platforms.stub.token)")
         self._token = token
         self._credentials = credentials
         # (project, change, revision) -> plan; a dict, so posting twice is idempotent.

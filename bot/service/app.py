@@ -153,7 +153,11 @@ class _Webhooks:
                 self.config.server.delivery_ttl_seconds,
             )
         except Exception as exc:
-            log.exception("store unavailable; delivery refused with 503", extra=fields)
+            # One line: the store's own error says what is wrong (read-only, disk full).
+            reason = str(exc) or type(exc).__name__
+            log.error(
+                "store unavailable; delivery refused with 503", extra={**fields, "reason": reason}
+            )
             raise _StoreDown from exc
         if not new:
             self.metrics.deliveries_deduplicated.labels(platform).inc()

@@ -1,20 +1,23 @@
 """`review-bot serve`: build the store, adapters, worker and app from the config, and run.
 
-aiohttp's run_app turns SIGTERM/SIGINT into a graceful shutdown: it stops accepting,
-then the app's cleanup stops the worker, which finishes or releases in-flight jobs
-within server.shutdown_grace_seconds.
+The address is bound first: one that cannot be listened on is a UsageError (one line,
+exit 2) before any store, worker or analysis pool exists, and `serving` is logged only
+once the app has started on the bound sockets. aiohttp's run_app turns SIGTERM/SIGINT
+into a graceful shutdown: it stops accepting, then the app's cleanup stops the worker,
+which finishes or releases in-flight jobs within server.shutdown_grace_seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import socket
 from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import Counter
 
 from bot.config.models import Config
+from bot.errors import UsageError
 from bot.platforms.base import AdapterRegistry
 from bot.platforms.gerrit import GerritAdapter
 from bot.platforms.github import GitHubAdapter
@@ -56,29 +59,89 @@ def build_adapters(config: Config, metrics: Metrics | None = None) -> AdapterReg
                 on_request=None if metrics is None else _counted(metrics.gerrit_requests),
             )
         )
-    if config.platforms.stub.enabled:
-        # A test adapter: its shared token comes from the environment, never the config.
-        registry.register(StubAdapter(os.environ.get("REVIEW_BOT_STUB_TOKEN", "")))
+    stub = config.platforms.stub
+    if stub.enabled:
+        # The config refuses an enabled stub without a token (platforms.stub.token).
+        assert stub.token is not None
+        registry.register(StubAdapter(stub.token.get_secret_value()))
     return registry
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def listen(host: str, port: int, backlog: int = 128) -> list[socket.socket]:
+    """Sockets bound to every address of ``host`` at ``port``, listening; a UsageError
+    naming the address when that cannot be done (a port in use, out of range, a host
+    that is not this machine's)."""
+    where = _address(host, port)
+    if not 0 <= port <= 65535:
+        raise UsageError(f"cannot listen on {where}: port out of range (0-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:  # socket.gaierror: a name that does not resolve
+        raise UsageError(f"cannot listen on {where}: {_reason(exc)}") from None
+    sockets: list[socket.socket] = []
+    try:
+        # What asyncio's create_server does: one socket per address, IPv6 ones v6-only.
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise UsageError(f"cannot listen on {where}: {_reason(exc)}") from None
+    return sockets
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
     configure_logging(config.logging.level, json_lines=config.logging.json_)
-    store = open_store(config)
-    metrics = Metrics()
-    adapters = build_adapters(config, metrics)
-    worker = Worker(config, store, adapters, metrics=metrics)
-    app = create_app(config, store, adapters, metrics=metrics, worker=worker)
     host = host or config.server.host
     port = config.server.port if port is None else port
-    log.info("serving", extra={"host": host, "port": port, "platforms": adapters.names()})
+    # Bound before anything else is made: a port in use leaves no store, worker or pool.
+    sockets = listen(host, port)
     try:
+        _run(config, host, sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _run(config: Config, host: str, sockets: list[socket.socket]) -> None:
+    store = open_store(config)
+    try:
+        metrics = Metrics()
+        adapters = build_adapters(config, metrics)
+        if not adapters.names():
+            log.warning(
+                "no platform is enabled: every webhook is refused with 404; "
+                "enable one under platforms (github, gerrit or stub)"
+            )
+        worker = Worker(config, store, adapters, metrics=metrics)
+        app = create_app(config, store, adapters, metrics=metrics, worker=worker)
+        port = sockets[0].getsockname()[1]  # the one the system chose for port 0
+
+        def started(*_: object) -> None:
+            # run_app calls this once the app has started and the sockets accept.
+            log.info("serving", extra={"host": host, "port": port, "platforms": adapters.names()})
+
         web.run_app(
             app,
-            host=host,
-            port=port,
+            sock=sockets,
             shutdown_timeout=config.server.shutdown_grace_seconds,
-            print=None,
+            print=started,
             access_log=None,
         )
     finally:

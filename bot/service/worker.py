@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,7 +71,6 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
     asyncio.TimeoutError,
     ConnectionError,
-    BrokenProcessPool,
 )
 
 
@@ -202,6 +200,7 @@ class Worker:
         log.info("job started (attempt %d)", job.attempts, extra=fields)
         heartbeat = asyncio.create_task(self._heartbeat(job))
         outcome = "failed"
+        reason: str | None = None  # why the attempt failed, for the job's log line
         try:
             outcome = await self._attempt(job)
         except asyncio.CancelledError:
@@ -214,29 +213,35 @@ class Worker:
             outcome = "lease_lost"
         except TransientError as exc:
             self._api_error(platform, exc.status)
-            outcome = await self._fail(job, str(exc), transient=True, retry_after=exc.retry_after)
+            reason = str(exc)
+            outcome = await self._fail(job, reason, transient=True, retry_after=exc.retry_after)
         except PermanentError as exc:
             self._api_error(platform, exc.status)
-            outcome = await self._fail(job, str(exc), transient=False)
+            reason = str(exc)
+            outcome = await self._fail(job, reason, transient=False)
         except InputError as exc:
             # A change the platform sent that we cannot read (a malformed diff, say).
-            outcome = await self._fail(job, str(exc), transient=False)
+            reason = str(exc)
+            outcome = await self._fail(job, reason, transient=False)
         except _TRANSIENT as exc:
             self._api_error(platform, None)
-            if isinstance(exc, BrokenProcessPool) and self._own_analysis:
-                self._analysis = None  # a child died; the next job gets a fresh pool
-            outcome = await self._fail(job, f"{type(exc).__name__}: {exc}", transient=True)
+            reason = f"{type(exc).__name__}: {exc}"
+            outcome = await self._fail(job, reason, transient=True)
         except Exception as exc:
             # A bug or an unreadable change: retrying will not help; `jobs retry` can.
-            log.exception("job failed", extra=fields)
-            outcome = await self._fail(job, f"{type(exc).__name__}: {exc}", transient=False)
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("job failed unexpectedly", extra={**fields, "reason": reason})
+            outcome = await self._fail(job, reason, transient=False)
         finally:
             heartbeat.cancel()
             if outcome in _ENDED_UNPOSTED:
                 await self._abandon(job, outcome)
             self.metrics.jobs.labels(platform, outcome).inc()
             self.metrics.job_duration.labels(platform).observe(time.monotonic() - started)
-            log.info("job %s", outcome, extra={**fields, "outcome": outcome})
+            level = logging.WARNING if outcome in ("failed", "dead") else logging.INFO
+            log.log(
+                level, "job %s", outcome, extra={**fields, "outcome": outcome, "reason": reason}
+            )
 
     async def _abandon(self, job: Job, outcome: str) -> None:
         """Tell the platform the job ended without a review (a check run left in progress

@@ -37,11 +37,12 @@ def free_port() -> int:
 
 
 def write_config(directory: Path, **workers: object) -> Path:
-    """A config with the stub platform in dry run and the store at ``directory/bot.db``."""
+    """A config with the stub platform in dry run and the store at ``directory/bot.db``;
+    the stub's token comes from the environment ServeProcess gives the server."""
     lines = [
         f"storage: {{url: 'sqlite:///{directory / 'bot.db'}'}}",
         "server: {shutdown_grace_seconds: 5}",
-        "platforms: {stub: {enabled: true, dry_run: true}}",
+        "platforms: {stub: {enabled: true, dry_run: true, token: '${REVIEW_BOT_STUB_TOKEN}'}}",
         "logging: {json: true}",
     ]
     if workers:

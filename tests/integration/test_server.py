@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -584,6 +585,52 @@ def test_json_log_lines_carry_the_job_fields() -> None:
     assert "project" not in line  # absent fields are left out, not null
 
 
+def _record(msg: str, level: int = logging.INFO, **extra: Any) -> logging.LogRecord:
+    """A record as ``log.log(level, msg, extra=extra)`` makes it."""
+    return logging.getLogger("bot.service.worker").makeRecord(
+        "bot.service.worker", level, __file__, 1, msg, (), None, extra=extra
+    )
+
+
+def test_text_log_lines_carry_the_extra_fields() -> None:
+    from bot.service.logs import TextFormatter
+
+    failed = _record(
+        "job failed",
+        logging.WARNING,
+        job_id=12,
+        platform="github",
+        project="o/r",
+        change="7",
+        delivery_id=None,
+        reason="PermanentError: 422 Unprocessable",
+        outcome="failed",
+    )
+    line = TextFormatter().format(failed)
+    assert line.endswith(
+        " WARNING job failed job_id=12 platform=github project=o/r change=7 outcome=failed "
+        'reason="PermanentError: 422 Unprocessable"'
+    ), line
+    serving = _record("serving", host="127.0.0.1", port=8080, platforms=["github", "stub"])
+    assert (
+        TextFormatter()
+        .format(serving)
+        .endswith(" INFO serving host=127.0.0.1 port=8080 platforms=github,stub")
+    )
+
+
+def test_json_log_lines_carry_every_extra_field() -> None:
+    import json
+
+    from bot.service.logs import JsonFormatter
+
+    serving = _record("serving", host="127.0.0.1", port=8080, platforms=["stub"])
+    line = json.loads(JsonFormatter().format(serving))
+    assert (line["host"], line["port"], line["platforms"]) == ("127.0.0.1", 8080, ["stub"])
+    failed = json.loads(JsonFormatter().format(_record("job failed", reason="boom", job_id=3)))
+    assert (failed["reason"], failed["job_id"]) == ("boom", 3)
+
+
 class _SlowFetchStub(StubAdapter):
     """The first fetch waits for ``gate``: time for the test to take the lease away."""
 
@@ -638,3 +685,23 @@ async def test_read_only_store_is_503_and_not_ready(tmp_path: Path) -> None:
             assert status == 503, body
     finally:
         read_only.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.asyncio
+async def test_a_503_is_logged_in_one_line_with_its_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    SqliteJobStore(f"sqlite:///{tmp_path / 'ro.db'}").close()
+    read_only = SqliteJobStore(f"sqlite:///{tmp_path / 'ro.db'}?mode=ro")
+    try:
+        async with serve(read_only, StubAdapter(TOKEN)) as svc:
+            with caplog.at_level(logging.INFO, logger="bot.service.app"):
+                status, _ = await svc.hook(event())
+    finally:
+        read_only.close()
+    assert status == 503
+    (record,) = [r for r in caplog.records if "503" in r.getMessage()]
+    assert record.levelno == logging.ERROR and record.exc_info is None  # no traceback
+    assert "readonly" in record.__dict__["reason"]
+    assert record.__dict__["project"] == "demo/app" and record.__dict__["delivery_id"] == "d-1"

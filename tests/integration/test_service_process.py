@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -22,6 +23,8 @@ from bot.service.store.sqlite import SqliteJobStore
 from tests.fakes.serve_process import EXE, STUB_TOKEN, ServeProcess, job_state, write_config
 
 TOKEN = STUB_TOKEN
+# What `review-bot jobs` needs to load the config (its stub token is ${REVIEW_BOT_STUB_TOKEN}).
+ENV = {**os.environ, "REVIEW_BOT_STUB_TOKEN": TOKEN}
 # Enough test code that analysis is still running when the test kills the server.
 BIG_TEST = "".join(
     f"class T{i}:\n    def test_{i}(self):\n        self.m = mock.patch('a.b').start()\n"
@@ -112,6 +115,7 @@ def test_sigterm_finishes_the_job_and_exits_in_grace(tmp_path: Path, servers) ->
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=ENV,
         check=True,
     ).stdout
     assert json.loads(shown)["result"]["dry_run"] is True
@@ -182,6 +186,7 @@ def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             cwd=tmp_path,
+            env=ENV,
             check=True,
         ).stdout
 
@@ -194,6 +199,7 @@ def test_jobs_list_and_retry_a_dead_job(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=ENV,
         check=False,
     )
     assert missing.returncode == 2 and "no job 999" in missing.stderr

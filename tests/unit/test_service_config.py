@@ -332,6 +332,28 @@ def test_enabled_platforms_need_their_credentials(tmp_path: Path, env: pytest.Mo
     assert "username and password (or password_file) go together" in load_error(user_only)
 
 
+def test_an_enabled_stub_needs_a_token(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    env.delenv("REVIEW_BOT_STUB_TOKEN", raising=False)
+    bare = write(tmp_path, "platforms:\n  stub:\n    enabled: true\n", "a.yaml")
+    assert "platforms.stub: enabled needs token (or token_file" in load_error(bare)
+    off = load_config(write(tmp_path, "platforms: {stub: {enabled: false}}", "b.yaml"))
+    assert off.platforms.stub.token is None  # a disabled stub needs none
+    by_key = write(tmp_path, "platforms: {stub: {enabled: true, token: '${RB_SECRET}'}}", "c.yaml")
+    token = load_config(by_key).platforms.stub.token
+    assert token is not None and token.get_secret_value() == SECRET
+    (tmp_path / "stub-token").write_text(SECRET + "\n")
+    by_file = write(
+        tmp_path, "platforms: {stub: {enabled: true, token_file: stub-token}}", "d.yaml"
+    )
+    token = load_config(by_file).platforms.stub.token
+    assert token is not None and token.get_secret_value() == SECRET
+    assert SECRET not in str(load_config(by_file).redacted_dump())
+    # Without the key, REVIEW_BOT_STUB_TOKEN gives it (as it did before the key existed).
+    env.setenv("REVIEW_BOT_STUB_TOKEN", "from-env")
+    token = load_config(bare).platforms.stub.token
+    assert token is not None and token.get_secret_value() == "from-env"
+
+
 def test_gerrit_ssh(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -354,7 +376,8 @@ def test_gerrit_ssh(tmp_path: Path) -> None:
 
 
 def test_dry_run_global_and_per_platform() -> None:
-    config = Config.model_validate({"platforms": {"stub": {"enabled": True, "dry_run": True}}})
+    stub = {"enabled": True, "token": "t0ken", "dry_run": True}
+    config = Config.model_validate({"platforms": {"stub": stub}})
     assert config.is_dry_run("stub") and not config.is_dry_run("github")
     assert Config(dry_run=True).is_dry_run("github")
 
@@ -406,6 +429,8 @@ def test_no_matching_override_is_the_config_itself(tmp_path: Path) -> None:
 
 def test_override_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     path = write(tmp_path, "projects:\n  - match: a\n    rules:\n      sgconfig: sub/sg.yml\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "sg.yml").write_text("ruleDirs: []\n")
     effective = load_config(path).for_project("github", "a")
     assert effective.rules.sgconfig == tmp_path / "sub" / "sg.yml"
 

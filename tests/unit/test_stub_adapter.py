@@ -52,6 +52,12 @@ def test_a_bad_token_is_401() -> None:
     assert err.value.status == 401
 
 
+def test_an_empty_token_is_refused() -> None:
+    # An empty token would match a request that has no X-Stub-Token at all.
+    with pytest.raises(ValueError, match=r"platforms\.stub\.token"):
+        StubAdapter("")
+
+
 def job_of(payload: dict[str, Any]) -> Job:
     key = JobKey("stub", "p", "1", "r")
     return Job(1, key, JobState.running, 1, payload, None, 0.0, "o", None, None, None, 0.0, 0.0)

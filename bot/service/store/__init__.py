@@ -59,8 +59,9 @@ class JobStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(config: Config) -> JobStore:
-    """The store ``storage.url`` names, with the config's retry policy and durability."""
+def open_store(config: Config, *, create: bool = True) -> JobStore:
+    """The store ``storage.url`` names, with the config's retry policy and durability.
+    ``create=False``: an existing store only; none is a StoreError naming the path."""
     from bot.service.store.sqlite import SqliteJobStore  # the only backend for now
 
     w = config.workers
@@ -70,4 +71,5 @@ def open_store(config: Config) -> JobStore:
         backoff_base=w.backoff_base_seconds,
         backoff_cap=w.backoff_cap_seconds,
         durability=config.storage.durability,
+        create=create,
     )

@@ -205,7 +205,10 @@ class SqliteJobStore:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         durability: str = "process",
+        create: bool = True,
     ) -> None:
+        """``create=False`` opens an existing store only (the CLI's reading commands):
+        no file, or a file without the jobs table, is a StoreError and nothing is made."""
         if durability not in ("process", "power"):
             raise ValueError("durability must be 'process' or 'power'")
         if max_attempts < 1:
@@ -223,6 +226,8 @@ class SqliteJobStore:
                 url, f"SQLite {sqlite3.sqlite_version} is too old; 3.35 or newer is needed"
             )
         self.path = _file_of(target)
+        if not create:
+            target = self._existing(target)
         try:
             # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
             self._conn = sqlite3.connect(
@@ -244,10 +249,29 @@ class SqliteJobStore:
             # bench/webhook_load.py, p99 ack latency 45 ms with NORMAL, 100 ms with FULL.
             sync = "FULL" if durability == "power" else "NORMAL"
             self._conn.execute(f"PRAGMA synchronous = {sync}")
-            self._init_schema()
+            if create:
+                self._init_schema()
+            elif not self._conn.execute(_SQL.has_schema).fetchone()[0]:
+                raise StoreError(url, f"{str(self.path)!r} is not a review-bot store (no jobs)")
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(url, f"cannot initialise: {exc}") from exc
+        except StoreError:
+            self._conn.close()
+            raise
+
+    def _existing(self, target: str) -> str:
+        """``target`` opened without creating: the file must be there already."""
+        if self.path is None:
+            raise StoreError(self.url, "an in-memory store holds no jobs of another process")
+        if not self.path.is_file():
+            raise StoreError(
+                self.url,
+                f"no store at {str(self.path)!r}; storage.url must name the store "
+                "that review-bot serve writes",
+            )
+        # mode=rw: should the file vanish meanwhile, SQLite must not make a new one.
+        return target.replace("?mode=rwc", "?mode=rw")
 
     def _init_schema(self) -> None:
         if self._conn.execute(_SQL.has_schema).fetchone()[0]:
