@@ -48,14 +48,31 @@ def fixed(
     ]
 
 
+# Where a rule names its page in the bundled layout (``url: docs/rules/x.md``): a path in
+# this repository, published under ``review.docs_url``.
+RULE_PAGES = "docs/rules/"
+
+
+def rule_link(url: str | None, docs_url: str | None) -> str | None:
+    """A rule's page as an absolute link, or None when it has none that works elsewhere.
+
+    An absolute ``url`` is the rule's own and is kept. A repository path under
+    ``docs/rules/`` is joined to ``docs_url`` (the base those pages are published at);
+    any other relative path, or any path without a ``docs_url``, is published nowhere
+    known, and a relative link would resolve against the reader's page (a PR's own
+    repository, a SARIF viewer's), so it is not linked."""
+    if not url:
+        return None
+    if urlsplit(url).scheme:
+        return url
+    page = url.removeprefix("./")
+    if not docs_url or not page.startswith(RULE_PAGES):
+        return None
+    return urljoin(docs_url.rstrip("/") + "/", page.removeprefix(RULE_PAGES))
+
+
 def with_rule_links(plan: ReviewPlan, docs_url: str | None) -> ReviewPlan:
-    """Rule pages as absolute links: a rule's relative ``url`` (``docs/rules/x.md``) is
-    joined to ``review.rule_docs_url``; without one it cannot be linked from a PR, where
-    it would resolve against the PR's own repository."""
-    comments = []
-    for c in plan.comments:
-        url = c.url
-        if url and not urlsplit(url).scheme:
-            url = urljoin(docs_url.rstrip("/") + "/", url) if docs_url else None
-        comments.append(replace(c, url=url))
-    return replace(plan, comments=tuple(comments))
+    """The plan with every rule link absolute (:func:`rule_link`), for every format and
+    platform: ``docs_url`` is ``review.docs_url``."""
+    comments = tuple(replace(c, url=rule_link(c.url, docs_url)) for c in plan.comments)
+    return replace(plan, comments=comments)

@@ -29,6 +29,7 @@ _RENDERERS: dict[str, tuple[str, str]] = {
     "rdjsonl": ("rdjson", "render_rdjsonl"),
     "sarif": ("sarif", "render"),
     "github": ("gha", "render"),
+    "concise": ("concise", "render"),
 }
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 

@@ -58,6 +58,23 @@ class Sources:
         return found
 
 
+def note_text(note: str | None) -> str | None:
+    """A rule's note as it is shown: no trailing whitespace on any line, no blank lines
+    before or after it (a YAML block scalar, ``note: |``, ends with a line break).
+
+    Only the shown text is trimmed; the json format carries the note as the rule wrote
+    it, as ``ast-grep scan --json`` does.
+    """
+    if note is None:
+        return None
+    lines = [line.rstrip() for line in note.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines) or None
+
+
 def cell_width(text: str) -> int:
     """Terminal cells a string takes: wide CJK takes two, combining marks none."""
     width = 0

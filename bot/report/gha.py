@@ -13,7 +13,7 @@ takes columns only for single-line annotations.
 from __future__ import annotations
 
 from bot.model import Comment, Severity, SkippedFile
-from bot.report.base import TOOL_NAME, Report
+from bot.report.base import TOOL_NAME, Report, note_text
 
 COMMAND = {
     Severity.error: "error",
@@ -58,8 +58,9 @@ def _finding(finding: Comment) -> str:
         props["endColumn"] = span.end.column + 1
     props["title"] = finding.rule_id
     message = finding.message
-    if finding.note:
-        message += f"\n\n{finding.note}"
+    note = note_text(finding.note)
+    if note:
+        message += f"\n\n{note}"
     if finding.url:
         message += f"\n\n{finding.url}"
     return command(COMMAND[finding.severity], props, message)

@@ -8,7 +8,8 @@
       "findings": [
         {
           "rule_id": "no-sleep", "severity": "warning",   # hint | info | warning | error
-          "message": "...", "note": "..." | null, "url": "..." | null, "pack": "...",
+          "message": "...", "note": "..." | null, "url": "https://..." | null,
+          "pack": "...",
           "path": "tests/test_x.py",                      # relative to the repository root
           "range": {"start": {"line": 4, "column": 19}, "end": {"line": 4, "column": 34}},
           "matched": "time.sleep(0.5)",
@@ -24,6 +25,10 @@
                   "in_base": 1, "established": 0, "baseline": true,
                   "by_rule": {...}, "by_severity": {...}}
     }
+
+"note" is the rule's note as written (as ``ast-grep scan --json`` gives it; the other
+formats trim it). "url" is an absolute link to the rule's page (``review.docs_url``), or
+null.
 
 Each finding also carries its "fingerprint" (core/fingerprint.py): its identity across
 revisions and line moves.

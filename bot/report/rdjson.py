@@ -12,7 +12,15 @@ import json
 from typing import Any
 
 from bot.model import Comment, Severity
-from bot.report.base import TOOL_NAME, Report, Sources, SourceText, sorted_text_edits, tool_url
+from bot.report.base import (
+    TOOL_NAME,
+    Report,
+    Sources,
+    SourceText,
+    note_text,
+    sorted_text_edits,
+    tool_url,
+)
 
 SEVERITY = {
     Severity.error: "ERROR",
@@ -57,7 +65,8 @@ def _diagnostic(finding: Comment, sources: Sources, *, with_source: bool) -> dic
     source = sources.require(finding.path)
     span = finding.span
     # rdjson has no note field; reviewdog posts the message as the comment body.
-    message = f"{finding.message}\n\n{finding.note}" if finding.note else finding.message
+    note = note_text(finding.note)
+    message = f"{finding.message}\n\n{note}" if note else finding.message
     code = {"value": finding.rule_id}
     if finding.url:
         code["url"] = finding.url

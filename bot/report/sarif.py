@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from bot.model import Comment, Severity, SkippedFile, TextEdit
-from bot.report.base import TOOL_NAME, Report, Sources, sorted_text_edits, tool_url
+from bot.report.base import TOOL_NAME, Report, Sources, note_text, sorted_text_edits, tool_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "reviewBot/v2"
@@ -76,11 +76,21 @@ def _uri(path: str) -> str:
     return quote(path, safe="/")
 
 
+def _help_uri(url: str | None) -> str | None:
+    """The rule's page when it is an absolute URI, as helpUri must be; a repository path
+    (``docs/rules/x.md``, when nothing linked it) would resolve against the viewer's page."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
 def _rule(finding: Comment) -> dict[str, Any]:
     summary = finding.message.strip().split("\n", 1)[0][:MAX_DESCRIPTION] or finding.rule_id
-    help_text = finding.note or finding.message
-    if finding.url:
-        help_text = f"{help_text}\n\n{finding.url}"
+    help_text = note_text(finding.note) or finding.message
+    help_uri = _help_uri(finding.url)
+    if help_uri:
+        help_text = f"{help_text}\n\n{help_uri}"
     rule: dict[str, Any] = {
         "id": finding.rule_id,
         "shortDescription": {"text": summary},
@@ -88,8 +98,8 @@ def _rule(finding: Comment) -> dict[str, Any]:
         "help": {"text": help_text},
         "defaultConfiguration": {"level": LEVEL[finding.severity]},
     }
-    if finding.url:
-        rule["helpUri"] = finding.url
+    if help_uri:
+        rule["helpUri"] = help_uri
     if finding.pack:
         rule["properties"] = {"pack": finding.pack}
     return rule
@@ -115,7 +125,8 @@ def _result(finding: Comment, rule_index: int, sources: Sources) -> dict[str, An
         source = sources.require(finding.path)
         last = span.end.line - 1
         end = (last, len(source.line(last)))
-    message = f"{finding.message}\n\n{finding.note}" if finding.note else finding.message
+    note = note_text(finding.note)
+    message = f"{finding.message}\n\n{note}" if note else finding.message
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,

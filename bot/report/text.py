@@ -16,6 +16,11 @@ Shaped like ruff's and ast-grep's terminal output::
     1 finding (1 warning) in 1 file
 
 The header column is 1-based and counts characters, as editors do.
+
+A rule's note is long and the same for each of its findings, so it is printed once,
+with the rule's first finding; a later finding of the rule points back at it
+(``= note: see line N above``, or ``PATH:LINE:COL`` in another file) and keeps its
+own ``see:`` link.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import re
 from collections.abc import Sequence
 
 from bot.model import Comment, Severity, SkipReason
-from bot.report.base import Report, Sources, SourceText, apply_edits, cell_width
+from bot.report.base import Report, Sources, SourceText, apply_edits, cell_width, note_text
 
 # Frames longer than this show their head and tail only.
 MAX_FRAME_LINES = 6
@@ -69,7 +74,11 @@ class _Painter:
 def render(report: Report) -> str:
     paint = _Painter(report.color)
     sources = Sources(report.sources)
-    blocks = [_finding_block(c, sources.get(c.path), paint) for c in report.comments]
+    first: dict[str, Comment] = {}  # rule id -> the finding that prints its note
+    blocks = []
+    for c in report.comments:
+        noted = first.setdefault(c.rule_id, c)
+        blocks.append(_finding_block(c, sources.get(c.path), paint, None if noted is c else noted))
     label = paint("warning:", *_SEVERITY_STYLE[Severity.warning])
     over_limit = [s for s in report.skipped if s.reason is SkipReason.over_max_files]
     for skipped in report.skipped:
@@ -115,15 +124,27 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _finding_block(finding: Comment, source: SourceText | None, paint: _Painter) -> str:
-    style = _SEVERITY_STYLE[finding.severity]
+def _location(finding: Comment) -> str:
     start = finding.span.start
-    # Continuation lines of a multi-line message stay under the header.
-    message = _clean(finding.message).replace("\n", "\n  ")
-    lines = [
-        f"{paint(f'{_clean(finding.path)}:{start.line}:{start.column + 1}:', _BOLD)} "
+    return f"{_clean(finding.path)}:{start.line}:{start.column + 1}"
+
+
+def header(finding: Comment, message: str, paint: _Painter) -> str:
+    """``path:line:col: severity[rule] message``, the line editors and problem matchers read."""
+    style = _SEVERITY_STYLE[finding.severity]
+    return (
+        f"{paint(_location(finding) + ':', _BOLD)} "
         f"{paint(finding.severity.name, *style)}{paint(f'[{finding.rule_id}]', _DIM)} {message}"
-    ]
+    )
+
+
+def _finding_block(
+    finding: Comment, source: SourceText | None, paint: _Painter, noted: Comment | None
+) -> str:
+    """``noted``: the earlier finding of the same rule that printed the note, if any."""
+    style = _SEVERITY_STYLE[finding.severity]
+    # Continuation lines of a multi-line message stay under the header.
+    lines = [header(finding, _clean(finding.message).replace("\n", "\n  "), paint)]
     frame = _frame_rows(finding, source) if source is not None else []
     width = max((len(gutter) for gutter, _ in frame if gutter), default=1)
     bar = paint(" " * width + " |", _BLUE)
@@ -137,9 +158,15 @@ def _finding_block(finding: Comment, source: SourceText | None, paint: _Painter)
                 lines.append(f"{paint(gutter.rjust(width) + ' |', _BLUE)} {text}".rstrip())
         lines.append(bar)
     eq = paint(" " * width + " =", _BLUE)
-    if finding.note:
-        note = _clean(finding.note).replace("\n", "\n" + " " * (width + 9))
-        lines.append(f"{eq} note: {note}")
+    note = note_text(finding.note)
+    if note and noted is not None and note == note_text(noted.note):
+        where = f"line {noted.line}" if noted.path == finding.path else _location(noted)
+        lines.append(f"{eq} note: see {where} above")
+    elif note:
+        # Continuation lines line up under the note's first; blank ones stay empty.
+        first_row, *rows = _clean(note).split("\n")
+        lines.append(f"{eq} note: {first_row}")
+        lines += [" " * (width + 9) + row if row else "" for row in rows]
     if finding.url:
         lines.append(f"{eq} see: {finding.url}")
     diff = _fix_diff(finding, source) if source is not None else []

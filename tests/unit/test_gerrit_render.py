@@ -82,6 +82,13 @@ def test_a_comment_has_its_range_line_and_fingerprint_line() -> None:
     assert "fix_suggestions" not in body
 
 
+def test_the_note_is_shown_without_trailing_or_blank_whitespace_lines() -> None:
+    ragged = replace(comment(), note="A literal hides it.  \n   \nUse a sentinel.\n\n  \n")
+    text = render.comment_text(ragged, with_fix_text=True)
+    assert "A literal hides it.\n\nUse a sentinel.\n\nRule: https://" in text
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []
+
+
 def test_below_warning_a_comment_is_resolved() -> None:
     assert render.comment_input(comment(severity=Severity.info), TEXT)["unresolved"] is False
     assert render.comment_input(comment(severity=Severity.error), TEXT)["unresolved"] is True

@@ -244,15 +244,24 @@ def test_pr_file_entries_become_changed_files() -> None:
 
 def test_relative_rule_pages_are_linked_only_under_a_docs_url() -> None:
     relative = replace(comment(12), url="docs/rules/some-rule.md")
-    p = plan(relative, comment(13, fp="e" * 32))
-    linked = common.with_rule_links(p, "https://example.org/review-bot")
+    elsewhere = replace(comment(14, fp="f" * 32), url="team/pages/some-rule.md")
+    p = plan(relative, comment(13, fp="e" * 32), elsewhere)
+    linked = common.with_rule_links(p, "https://example.org/review-bot/docs/rules")
     assert [c.url for c in linked.comments] == [
         "https://example.org/review-bot/docs/rules/some-rule.md",
         "https://example.org/rules/some-rule",  # absolute already: kept
+        None,  # a relative page outside docs/rules/ is published nowhere we know
     ]
     unlinked = common.with_rule_links(p, None)
     assert unlinked.comments[0].url is None
     assert "[Rule:" not in render.inline_body(relative, False)  # never a relative link
+
+
+def test_the_note_is_shown_without_trailing_or_blank_whitespace_lines() -> None:
+    ragged = replace(comment(12), note="Why it matters.  \n   \nAnd how.\n\n  \n")
+    body = render.inline_body(ragged, False)
+    assert "Why it matters.\n\nAnd how.\n\n[Rule: some-rule]" in body
+    assert [line for line in body.splitlines() if line != line.rstrip()] == []
 
 
 def test_a_comment_over_githubs_size_limit_drops_its_suggestion_or_goes_to_the_body() -> None:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -169,7 +170,7 @@ def apply(text: str, changes: list[tuple[dict[str, int], dict[str, int], str]], 
 
 
 def test_registry_lists_every_format_and_render_dispatches(report: Report) -> None:
-    assert set(FORMATS) == {"text", "json", "rdjson", "rdjsonl", "sarif", "github"}
+    assert set(FORMATS) == {"text", "json", "rdjson", "rdjsonl", "sarif", "github", "concise"}
     for name in FORMATS:
         assert render(name, report) == renderer(name)(report)
     with pytest.raises(ValueError, match=r"unknown output format 'xml'.*sarif"):
@@ -328,6 +329,21 @@ def test_sarif_is_valid_against_the_official_schema(report: Report) -> None:
     broken = json.loads(render("sarif", report))
     broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startColumn"] = 0
     assert validate.validation_errors(broken)
+    # helpUri is an absolute URI (the schema's "format": "uri"), never a repository path.
+    rules = json.loads(render("sarif", report))["runs"][0]["tool"]["driver"]["rules"]
+    help_uris = [r["helpUri"] for r in rules if "helpUri" in r]
+    assert help_uris and all(
+        urlsplit(u).scheme == "https" and urlsplit(u).netloc for u in help_uris
+    )
+
+
+def test_sarif_leaves_out_a_help_uri_that_is_not_absolute() -> None:
+    relative = dataclasses.replace(sleep_finding(), url="docs/rules/no-sleep.md")
+    (rule,) = json.loads(render("sarif", report_of([relative])))["runs"][0]["tool"]["driver"][
+        "rules"
+    ]
+    assert "helpUri" not in rule
+    assert "docs/rules/no-sleep.md" not in rule["help"]["text"]
 
 
 def test_sarif_run_tool_rules_and_results(report: Report) -> None:
@@ -672,3 +688,113 @@ def test_lines_only_deletion_removes_the_lines_with_their_breaks() -> None:
     )
 
     assert "    @@ -5 +4,0 @@\n    -    assert résultat\n" in render("text", one)
+
+
+# --- notes ----------------------------------------------------------------------------------
+
+# As a YAML block scalar (`note: |`) gives it: a line break at the end; here also a
+# whitespace-only line inside and trailing blanks, which no format should print.
+RAGGED_NOTE = "Use the clock fixture.  \n   \nIt never sleeps.\n\n  \n"
+TRIMMED_NOTE = "Use the clock fixture.\n\nIt never sleeps."
+
+
+def ragged_report() -> Report:
+    return report_of([dataclasses.replace(sleep_finding(), note=RAGGED_NOTE)])
+
+
+def test_text_note_has_no_trailing_blank_or_whitespace_lines() -> None:
+    out = render("text", ragged_report())
+    lines = out.splitlines()
+    assert [line for line in lines if line != line.rstrip()] == []
+    at = lines.index("  = note: Use the clock fixture.")
+    assert lines[at : at + 4] == [
+        "  = note: Use the clock fixture.",
+        "",
+        "          It never sleeps.",
+        "  = see: https://example.org/rules/no-sleep",
+    ]
+
+
+def test_every_format_that_shows_a_note_shows_it_trimmed() -> None:
+    one = ragged_report()
+    ((_, _, data),) = [parse_workflow_command(line) for line in render("github", one).splitlines()]
+    assert data == f"Do not sleep in tests\n\n{TRIMMED_NOTE}\n\nhttps://example.org/rules/no-sleep"
+    (diag,) = json.loads(render("rdjson", one))["diagnostics"]
+    assert diag["message"] == f"Do not sleep in tests\n\n{TRIMMED_NOTE}"
+    (run,) = json.loads(render("sarif", one))["runs"]
+    assert run["results"][0]["message"]["text"] == f"Do not sleep in tests\n\n{TRIMMED_NOTE}"
+    (rule,) = run["tool"]["driver"]["rules"]
+    assert rule["help"]["text"] == f"{TRIMMED_NOTE}\n\nhttps://example.org/rules/no-sleep"
+    # json is data: the note as the rule wrote it, as `ast-grep scan --json` gives it.
+    assert json.loads(render("json", one))["findings"][0]["note"] == RAGGED_NOTE
+
+
+def test_text_prints_a_rules_note_once_with_its_first_finding() -> None:
+    text = SLEEPY + "\n\ndef test_more():\n    time.sleep(0.5)\n"
+    path = "tests/test_sleepy.py"
+    first = dataclasses.replace(sleep_finding(), fix=None)
+    again = dataclasses.replace(first, span=span_of(text, "time.sleep(0.5)", 2))
+    other = finding(
+        "no-network",
+        Severity.error,
+        "Network call",
+        path,
+        "assert label",
+        text=text,
+        note="Stub the client.",
+    )
+    out = render("text", report_of([first, other, again], {path: text}))
+    assert out.count("Use the clock fixture.") == 1
+    assert out.count("Stub the client.") == 1
+    blocks = out.split("\n\n")
+    assert "= note: Use the clock fixture." in blocks[0]
+    (later,) = [b for b in blocks if b.startswith(f"{path}:10:5: warning[no-sleep]")]
+    # A later finding of the rule points back at the note and still links the rule's page.
+    rows = [row.strip() for row in later.splitlines()]
+    assert "= note: see line 5 above" in rows
+    assert "= see: https://example.org/rules/no-sleep" in rows
+    # In another file, the pointer names the file too.
+    elsewhere = dataclasses.replace(again, path="tests/test_other.py")
+    out = render("text", report_of([first, elsewhere], {path: text, "tests/test_other.py": text}))
+    assert out.count("Use the clock fixture.") == 1
+    assert f"= note: see {path}:5:19 above" in out
+
+
+# --- concise --------------------------------------------------------------------------------
+
+
+def test_concise_is_one_line_per_finding_and_a_count(report: Report) -> None:
+    assert render("concise", report).splitlines() == [
+        "tests/test_retry.py:2:16: error[no-network] Network call in a unit test",
+        "tests/test_retry.py:5:5: hint[vague-assert] Assert something specific",
+        "tests/test_sleepy.py:5:19: warning[no-sleep] Do not sleep in tests",
+        "Found 3 findings.",
+    ]
+    assert render("concise", empty_report()) == "No findings.\n"
+    one = report_of([sleep_finding()])
+    assert render("concise", one).splitlines()[-1] == "Found 1 finding."
+
+
+def test_concise_keeps_a_finding_on_one_line_and_the_terminal_safe() -> None:
+    text = 'def test_d():\n    log("\x1b[31mred")\n'
+    f = finding(
+        "no-log",
+        Severity.warning,
+        'Do not log "\x1b[31mred"\nquoted from the source\r\n',
+        "tests/test_d.py",
+        'log("\x1b[31mred")',
+        text=text,
+        note="A long note that concise never prints.",
+    )
+    out = render("concise", report_of([f], {"tests/test_d.py": text}))
+    assert out == (
+        'tests/test_d.py:2:5: warning[no-log] Do not log "\N{REPLACEMENT CHARACTER}[31mred" '
+        "quoted from the source\nFound 1 finding.\n"
+    )
+
+
+def test_concise_color_is_only_ansi_styling(report: Report) -> None:
+    plain = render("concise", report)
+    colored = render("concise", dataclasses.replace(report, color=True))
+    assert "\x1b[1;31merror\x1b[0m" in colored
+    assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain

@@ -288,7 +288,7 @@ class GerritAdapter:
         if info.get("status") != _OPEN:
             # Gerrit accepts comments on closed changes; nobody wants them there.
             raise NotReviewable(f"Gerrit: {run.project}~{run.number} is {info.get('status')}")
-        plan = common.with_rule_links(plan, self._review(run.project).rule_docs_url)
+        plan = common.with_rule_links(plan, self._review(run.project).docs_url)
         comments = render.flatten(await self._call(c.comments, run.project, run.number))
         account = self.settings.account
         already = render.posted(comments, account)

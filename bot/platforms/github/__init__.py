@@ -130,7 +130,7 @@ class GitHubAdapter:
             private_key=settings.private_key.get_secret_value() if settings.private_key else None,
             on_request=on_request,
         )
-        # A project's review settings (fail_on, rule_docs_url), overrides applied.
+        # A project's review settings (fail_on, docs_url), overrides applied.
         self._review = review or (lambda project: ReviewConfig())
         self._writes = not dry_run
         self._runs: dict[int, _Run] = {}
@@ -268,7 +268,7 @@ class GitHubAdapter:
         if run is None:
             raise PermanentError("GitHub: post without a fetch in this process")  # a bug
         c, inst = self.client, run.installation
-        plan = common.with_rule_links(plan, self._review(run.repo).rule_docs_url)
+        plan = common.with_rule_links(plan, self._review(run.repo).docs_url)
         comments = await self._call(c.review_comments, inst, run.repo, run.number)
         already = render.posted(comments)
         settings = self.settings

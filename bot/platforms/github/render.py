@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from bot.core.fingerprint import marker, read_marker
 from bot.model import ChangedFile, Comment, Hunk, ReviewPlan, Severity, SkippedFile
 from bot.platforms.common import headline
+from bot.report.base import note_text
 
 SUMMARY_MARKER = "<!-- review-bot:summary -->"
 _FIXED_MARKER = "<!-- review-bot:fixed={} -->"
@@ -207,8 +208,9 @@ def _described_fix(c: Comment, with_suggestion: bool) -> str:
 
 def inline_body(c: Comment, with_suggestion: bool, *, describe: bool = True) -> str:
     parts = [_heading(c)]
-    if c.note:
-        parts.append(c.note.strip())
+    note = note_text(c.note)
+    if note:
+        parts.append(note)
     if with_suggestion and c.suggestion is not None:
         fence = _fence(c.suggestion.text)
         parts.append(f"{fence}suggestion\n{c.suggestion.text}\n{fence}")
