@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import unidiff
 
@@ -10,17 +11,49 @@ from bot.errors import DiffError
 from bot.model import ChangedFile, FileStatus, Hunk
 
 
+def _split_lines(text: str) -> list[str]:
+    """Lines as a diff has them: ended by '\\n' alone. str.splitlines() would also cut at
+    a form feed or a vertical tab, which Python sources may hold inside a line."""
+    lines = text.split("\n")
+    last = lines.pop()
+    out = [line + "\n" for line in lines]
+    if last:
+        out.append(last)
+    return out
+
+
 class _CountingLines:
     """Feeds unidiff line by line and remembers how far it got, to name the bad line."""
 
-    def __init__(self, text: str) -> None:
-        self._lines = text.splitlines(keepends=True)
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
         self.consumed = 0
 
     def __iter__(self) -> Iterator[str]:
         for line in self._lines:
             self.consumed += 1
             yield line
+
+
+@dataclass(frozen=True)
+class HunkLines:
+    """The new side of one hunk as the diff shows it (context and added lines): what the
+    new file must hold at those lines for the diff to describe it."""
+
+    path: str
+    header_line: int  # the diff line of the hunk's '@@' header
+    header: str
+    lines: tuple[tuple[int, str], ...]  # (line in the new file, its text without line end)
+
+    def first_mismatch(self, text: str) -> int | None:
+        """The first line of the new file ``text`` that differs from the hunk, or None."""
+        lines = text.split("\n")
+        if lines and not lines[-1]:
+            lines.pop()  # the last line's end, not an empty line after it
+        for number, expected in self.lines:
+            if number > len(lines) or lines[number - 1].rstrip("\r") != expected.rstrip("\r"):
+                return number
+        return None
 
 
 def decode_diff(data: bytes) -> str:
@@ -30,15 +63,64 @@ def decode_diff(data: bytes) -> str:
 
 def parse_diff(text: str) -> list[ChangedFile]:
     """Parse a unified diff. Raises DiffError naming the line for malformed input."""
-    lines = _CountingLines(text)
+    return parse_diff_hunks(text)[0]
+
+
+def parse_diff_hunks(text: str) -> tuple[list[ChangedFile], list[HunkLines]]:
+    """Parse a unified diff into its files and the new side of each of its hunks."""
+    raw = _split_lines(text)
+    lines = _CountingLines(raw)
     try:
         patch = unidiff.PatchSet(lines)
     except unidiff.UnidiffParseError as exc:
         raise DiffError(str(exc), max(lines.consumed, 1)) from None
     if not patch and text.strip():
-        first = next(i for i, line in enumerate(text.splitlines(), 1) if line.strip())
+        first = next(i for i, line in enumerate(raw, 1) if line.strip())
         raise DiffError("no file header ('--- a/...', '+++ b/...') found", first)
-    return [_changed_file(pf) for pf in patch]
+    files = [_changed_file(pf) for pf in patch]
+    hunks: list[HunkLines] = []
+    for pf, changed in zip(patch, files, strict=True):
+        for hunk in pf:
+            numbers = [line.diff_line_no for line in hunk if line.diff_line_no is not None]
+            if not numbers:
+                continue
+            _refuse_stray_line(raw, numbers[0] - 1, max(numbers))
+            hunks.append(
+                HunkLines(
+                    changed.path,
+                    numbers[0] - 1,
+                    raw[numbers[0] - 2].rstrip("\r\n"),
+                    tuple(
+                        (line.target_line_no, line.value.rstrip("\n"))
+                        for line in hunk
+                        if line.target_line_no is not None and (line.is_added or line.is_context)
+                    ),
+                )
+            )
+    return files, hunks
+
+
+def _refuse_stray_line(raw: list[str], header: int, last: int) -> None:
+    """unidiff ends a hunk where its header's counts say and takes what follows for text
+    between files, so an added line past the counts would be dropped without a word. A
+    hunk line right after a hunk is such a line: `git apply` calls the patch corrupt."""
+    index = last  # 0-based index of the line after the hunk's last line
+    while index < len(raw) and (raw[index].startswith("\\") or not raw[index].strip("\r\n")):
+        index += 1  # "\ No newline at end of file", blank separators
+    if index >= len(raw):
+        return
+    line = raw[index].rstrip("\r\n")
+    if line[:1] not in ("+", "-", " ") or line == "-- ":  # "-- ": format-patch's signature
+        return
+    following = raw[index + 1] if index + 1 < len(raw) else ""
+    if line.startswith("--- ") and following.startswith("+++ "):
+        return  # the next file's header
+    raise DiffError(
+        f"the hunk at line {header} ({raw[header - 1].rstrip()}) ends at line {last} by its "
+        f"counts, but line {index + 1} goes on with {line[:40]!r}: the header's counts are "
+        "smaller than the hunk (git apply calls this a corrupt patch)",
+        index + 1,
+    )
 
 
 def _strip_prefix(path: str | None) -> str | None:

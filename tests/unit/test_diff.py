@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.diff import decode_diff, parse_diff
+from bot.core.diff import decode_diff, parse_diff, parse_diff_hunks
 from bot.errors import DiffError
 from bot.model import FileStatus, Hunk
 
@@ -139,3 +139,55 @@ def test_text_that_is_not_a_diff_is_an_error_naming_its_first_line() -> None:
 
 def test_empty_diff_is_no_change() -> None:
     assert parse_diff("") == []
+
+
+# The report of issue 12: five context lines and three changed ones under a header that
+# counts five; unidiff stops after the fifth and took the rest for text between files.
+OVERLONG = (
+    "--- a/tests/test_x.py\n+++ b/tests/test_x.py\n@@ -1,5 +1,5 @@\n"
+    " import mock\n \n \n class T:\n     def test_a(self):\n"
+    "-        x = 1\n+        x = 2\n+        m = mock.patch('a').start()\n"
+)
+
+
+def test_hunk_longer_than_its_header_names_the_first_line_past_it() -> None:
+    with pytest.raises(DiffError) as err:
+        parse_diff(OVERLONG)
+    assert err.value.line == 9
+    assert "line 9" in str(err.value) and "@@ -1,5 +1,5 @@" in str(err.value)
+    # Past a "\ No newline" marker or a blank line, too.
+    marker = OVERLONG.replace("-        x = 1\n", "\\ No newline at end of file\n-    x\n")
+    with pytest.raises(DiffError) as err:
+        parse_diff(marker)
+    assert err.value.line == 10
+
+
+def test_what_may_follow_a_hunk_is_not_taken_for_a_stray_line() -> None:
+    hunk = "@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+    two_files = (
+        f"--- a/t/test_a.py\n+++ b/t/test_a.py\n{hunk}\n"
+        f"--- a/t/test_b.py\n+++ b/t/test_b.py\n{hunk}"
+    )
+    assert [f.path for f in parse_diff(two_files)] == ["t/test_a.py", "t/test_b.py"]
+    # git format-patch ends with a signature; git log -p puts the next commit there.
+    signed = f"--- a/t/test_a.py\n+++ b/t/test_a.py\n{hunk}-- \n2.39.5\n\n"
+    assert parse_diff(signed)[0].added_lines == {2}
+    logged = f"--- a/t/test_a.py\n+++ b/t/test_a.py\n{hunk}\ncommit abc\n\n    message\n"
+    assert parse_diff(logged)[0].added_lines == {2}
+
+
+def test_a_form_feed_inside_a_line_does_not_split_it() -> None:
+    text = "--- a/t/test_a.py\n+++ b/t/test_a.py\n@@ -1,2 +1,2 @@\n a\n-b\x0cc\n+b\x0cd\n"
+    (f,) = parse_diff(text)
+    assert f.added_lines == {2} and f.removed_lines == {2}
+
+
+def test_each_hunk_knows_its_new_side_lines_and_where_the_file_differs() -> None:
+    text = "--- a/t/test_a.py\n+++ b/t/test_a.py\n@@ -3,3 +3,3 @@\n c\n-d\n+D\n e\n"
+    _, (hunk,) = parse_diff_hunks(text)
+    assert hunk.path == "t/test_a.py" and hunk.header_line == 3
+    assert hunk.lines == ((3, "c"), (4, "D"), (5, "e"))
+    assert hunk.first_mismatch("a\nb\nc\nD\ne\nf\n") is None
+    assert hunk.first_mismatch("a\r\nb\r\nc\r\nD\r\ne\r\n") is None
+    assert hunk.first_mismatch("a\nb\nc\nd\ne\n") == 4  # the tree has the base version
+    assert hunk.first_mismatch("a\nb\nc\nD\n") == 5  # shorter than the hunk
