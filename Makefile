@@ -8,10 +8,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Quiet, so that the demo is the first screen a new user reads. setuptools reminds every
+# editable install of a flat layout that a folder named like the package may shadow it;
+# that is the point of an editable install here, so the reminder is filtered out.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "make install: creating $(VENV) with review-bot and its dev tools (about a minute)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[dev]'
 	@test -x $(BIN)/review-bot && test -x $(BIN)/ast-grep
 	@touch $(STAMP)
 

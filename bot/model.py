@@ -13,46 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class Severity(enum.IntEnum):
-    """Ordered so that comparisons mean "at least as severe as"."""
-
-    off = 0
-    hint = 1
-    info = 2
-    warning = 3
-    error = 4
-
-    @classmethod
-    def parse(cls, value: str) -> Severity:
-        try:
-            return cls[value]
-        except KeyError:
-            names = ", ".join(s.name for s in cls)
-            raise ValueError(f"unknown severity {value!r} (expected one of: {names})") from None
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> Any:
-        # By name in JSON (a stored plan reads "warning", not 3). pydantic is imported only
-        # when a schema is built (core/plan.py), so the model itself stays import-free.
-        from pydantic_core import core_schema
-
-        def validate(value: Any) -> Severity:
-            return value if isinstance(value, cls) else cls.parse(str(value))
-
-        return core_schema.no_info_plain_validator_function(
-            validate,
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda s: s.name),
-        )
-
-
-class FilterMode(enum.StrEnum):
-    """Which findings to keep, named as reviewdog names its filter modes."""
-
-    added = "added"  # the finding touches an added line
-    diff_context = "diff_context"  # it touches a hunk
-    file = "file"  # it is in a changed file
-    nofilter = "nofilter"  # everything
+# The two enums the command line's parser names live apart, so that it need not build
+# every dataclass below to print --help.
+from bot.levels import FilterMode as FilterMode
+from bot.levels import Severity as Severity
 
 
 class FileStatus(enum.StrEnum):
@@ -151,6 +115,9 @@ class Change:
     repo_config: bytes | None = None
     # What the review must say about the change as a whole (files past a platform's cap).
     notes: tuple[str, ...] = ()
+    # What the CLI's intake must tell its user, each naming a file (a skipped link, a diff
+    # made against another version of the tree); the CLI prints them on stderr.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +223,25 @@ class SkippedFile:
     path: str
     reason: SkipReason
     message: str
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """Where a reviewed file does not parse. Its findings stand, but rules may miss code
+    near it: tree-sitter recovers, and what it could not place is an ERROR node, or a
+    token it had to insert (``missing``)."""
+
+    path: str
+    line: int  # 1-based
+    column: int  # 0-based, in characters
+    missing: str | None = None  # the inserted token's kind; None for an ERROR node
+
+    def describe(self) -> str:
+        what = "does not parse" if self.missing is None else f"lacks a {self.missing!r}"
+        return (
+            f"{self.path}:{self.line}:{self.column + 1}: {what} (a syntax error); "
+            "rules may miss code around it"
+        )
 
 
 # --- the review plan: what to say, for every output ------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from bot import __version__
 from bot.cli.exits import EXIT_ERROR, EXIT_OK
 from bot.errors import InputError, StoreError
-from bot.model import FilterMode, Severity
+from bot.levels import FilterMode, Severity
 from bot.report import FORMATS
 
 SEVERITIES = [s.name for s in Severity if s is not Severity.off]
@@ -22,9 +22,16 @@ SEVERITIES = [s.name for s in Severity if s is not Severity.off]
 
 def _severity(value: str) -> Severity:
     try:
-        return Severity.parse(value)
+        severity = Severity.parse(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if severity is Severity.off:
+        # `off` switches a rule off in the config; as a threshold it would mean nothing.
+        raise argparse.ArgumentTypeError(
+            f"'off' is not a threshold (one of: {', '.join(SEVERITIES)}); "
+            "to silence a rule, set its severity to off in the config"
+        )
+    return severity
 
 
 def _non_negative(value: str) -> int:
@@ -75,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--git",
         metavar="A..B",
-        help="review the git range A..B; contents come from git, not the tree",
+        help="review the git range A..B, or A...B (from the merge base of A and B, what a "
+        "pull request shows); contents come from git, not the tree",
     )
     check.add_argument(
         "--root",
@@ -84,13 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="repository root: new file contents and relative paths (default: .)",
     )
+    check.add_argument(
+        "--no-ignore",
+        action="store_true",
+        help="walk directories (PATHs) without leaving out what git ignores (.gitignore, "
+        ".git/info/exclude); like `ast-grep scan --no-ignore vcs`",
+    )
     _add_config_arg(check)
+    check.add_argument(
+        "--project",
+        metavar="[PLATFORM:]PROJECT",
+        help="apply the config's `projects:` override for this project, as the service "
+        "does (e.g. gerrit:openstack/nova); PLATFORM is needed when an override names one",
+    )
     check.add_argument(
         "--format",
         "-f",
         choices=sorted(FORMATS),
         default="text",
-        help="output format (default: text)",
+        help="output format (default: text; concise: one line per finding)",
     )
     check.add_argument(
         "--filter-mode",
@@ -134,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes for many files (default: CPU count)",
     )
     check.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the shown findings' fixes to the files (PATHs); with --diff, print them "
+        "as a patch for `git apply` instead; not with --git",
+    )
     check.set_defaults(run=_run_check)
 
     rules = commands.add_parser(
@@ -187,7 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_show = jobs_cmds.add_parser(
         "show",
         help="one job in full, with the review it posted or would post",
-        description="Show one job as JSON, including a dry run's rendered review.",
+        description="Show one job as JSON: its state and times (ISO 8601, UTC), its outcome, "
+        "and the review it posted or would post (each comment and the summary).",
+    )
+    jobs_show.add_argument(
+        "--raw", action="store_true", help="also the event's payload and the result as stored"
     )
     jobs_retry = jobs_cmds.add_parser(
         "retry", help="queue a failed, dead or done job again", description="Queue a job again."

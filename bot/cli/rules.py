@@ -14,7 +14,7 @@ from bot.rules.ruletest import run_rule_tests
 
 
 def cmd_rules_list(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, secrets=False)
     rules = configured_rules(config, Path.cwd(), args.config)
     width = max((len(r.id) for r in rules), default=2)
     print(f"{'ID':<{width}}  {'SEVERITY':<8}  {'PACK':<10}  FINDS")
@@ -24,7 +24,7 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, secrets=False)
     rules = configured_rules(config, Path.cwd(), args.config)
     project = read_sgconfig(find_sgconfig(config, Path.cwd()))
     results = run_rule_tests(project, rules, args.filter)

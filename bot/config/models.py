@@ -99,13 +99,23 @@ class RulesConfig(_Strict):
     @field_validator("sgconfig")
     @classmethod
     def _sgconfig_relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _relative_to_file(value, info)
+        path = _relative_to_file(value, info)
+        # Checked here, so that the error names the key and its line, not only the path.
+        if path is not None and not path.is_file():
+            raise ValueError(
+                f"{path}: no such file (relative paths are from the config's directory)"
+            )
+        return path
 
     @field_validator("extra_dirs")
     @classmethod
     def _dirs_relative(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
         base = _base_dir(info)
-        return [base / d for d in value] if base is not None else value
+        dirs = [base / d for d in value] if base is not None else value
+        missing = [str(d) for d in dirs if not d.is_dir()]
+        if missing:
+            raise ValueError(f"no such directory: {', '.join(missing)}")
+        return dirs
 
 
 class TestFilesConfig(_Strict):
@@ -117,6 +127,10 @@ class TestFilesConfig(_Strict):
         for glob in globs:
             compile_glob(glob)
         return globs
+
+
+# Where the bundled rules' pages (docs/rules/ID.md) are published.
+DEFAULT_DOCS_URL = "https://github.com/review-bot/review-bot/blob/main/docs/rules/"
 
 
 class ReviewConfig(_Strict):
@@ -131,14 +145,34 @@ class ReviewConfig(_Strict):
     # A finding at or above this severity fails the platform's check (GitHub's check run
     # concludes "failure"); "off" never fails it.
     fail_on: SeverityName = "off"
-    # Where the rules' pages are published: a rule's relative url (docs/rules/x.md) is
-    # joined to it in platform comments; unset, such rules are not linked there.
-    rule_docs_url: str | None = None
+    # The base URL the rule pages (docs/rules/ID.md) are published at: a rule whose url
+    # is such a repository path is linked as docs_url + ID.md in every format and
+    # platform; null: not linked. A rule's absolute url is always its own.
+    docs_url: str | None = DEFAULT_DOCS_URL
 
-    @field_validator("rule_docs_url")
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_rule_docs_url(cls, data: Any) -> Any:
+        """``rule_docs_url`` (deprecated) named the repository's base, with the pages under
+        its docs/rules/: it is read as that docs_url, so its links stay the same."""
+        if not isinstance(data, dict) or "rule_docs_url" not in data:
+            return data
+        if "docs_url" in data:
+            raise ValueError(
+                "rule_docs_url is deprecated and replaced by review.docs_url: give only "
+                "docs_url (the base of the rule pages, e.g. https://HOST/docs/rules/)"
+            )
+        data = dict(data)
+        old = data.pop("rule_docs_url")
+        if old is not None:
+            old = _http_url(str(old), "rule_docs_url") + "/docs/rules/"
+        data["docs_url"] = old
+        return data
+
+    @field_validator("docs_url")
     @classmethod
     def _docs_url(cls, url: str | None) -> str | None:
-        return None if url is None else _http_url(url, "rule_docs_url")
+        return None if url is None else _http_url(url, "docs_url") + "/"
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -287,7 +321,7 @@ class GitHubConfig(_WithSecrets):
     @classmethod
     def _pem(cls, key: Secret | None) -> Secret | None:
         # Found at load time, not on the first webhook: the App signs every token request.
-        if key is not None:
+        if key is not None and key.resolved:
             from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
             try:
@@ -431,11 +465,37 @@ class GerritConfig(_WithSecrets):
         return self
 
 
-class StubPlatformConfig(_Strict):
-    """The in-process test adapter: records what would be posted."""
+STUB_TOKEN_ENV = "REVIEW_BOT_STUB_TOKEN"
+
+
+class StubPlatformConfig(_WithSecrets):
+    """The in-process test adapter: records what would be posted.
+
+    Its webhooks carry ``token`` in ``X-Stub-Token``. Without ``token`` or ``token_file``
+    the environment variable REVIEW_BOT_STUB_TOKEN gives it; an enabled stub with none of
+    the three is refused, as an open webhook would be.
+    """
+
+    _secrets: ClassVar[tuple[str, ...]] = ("token",)
 
     enabled: bool = False
+    token: SecretValue | None = None
+    token_file: SecretFileValue | None = None
     dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _token_when_enabled(self, info: ValidationInfo) -> StubPlatformConfig:
+        context = info.context if isinstance(info.context, dict) else {}
+        if not context.get("resolve_secrets", True):
+            return self  # a command that reads no secret: the variable is not looked at
+        if self.enabled and self.token is None:
+            value = os.environ.get(STUB_TOKEN_ENV, "").strip()
+            if not value:
+                raise ValueError(
+                    f"enabled needs token (or token_file, or {STUB_TOKEN_ENV} in the environment)"
+                )
+            object.__setattr__(self, "token", Secret(value, f"env:{STUB_TOKEN_ENV}"))
+        return self
 
 
 class PlatformsConfig(_Strict):
@@ -572,12 +632,13 @@ def _format_errors(exc: ValidationError, data: object, path: Path) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, *, secrets: bool = True) -> Config:
     """The config at ``path``, or the embedded defaults when None.
 
     Relative paths in the file are relative to its directory; ``${ENV_VAR}`` secrets
     are resolved from the environment now and ``*_file`` secrets read now, so a
     missing one is a load error. Literal secret values are refused in a file.
+    ``secrets=False`` (commands that never call a platform) checks only their form.
     """
     if path is None:
         return Config()
@@ -587,7 +648,7 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(path, None, "expected one YAML document")
     if not isinstance(data, dict):
         raise ConfigError(path, 1, "expected a mapping at the top level")
-    context = {"base_dir": path.parent, "secrets_from_file": True}
+    context = {"base_dir": path.parent, "secrets_from_file": True, "resolve_secrets": secrets}
     try:
         return Config.model_validate(data, context=context)
     except ValidationError as exc:

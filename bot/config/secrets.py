@@ -14,6 +14,11 @@ Two annotated types are used by the config models:
   (tests, the service's own wiring) may pass a literal string or a ``Secret``.
 * ``SecretFileValue`` for the sibling ``token_file``: a path (relative to the config
   file's directory, context ``{"base_dir": ...}``) whose content, stripped, is the secret.
+
+With context ``{"resolve_secrets": False}`` nothing is read: each reference is checked for
+its form and kept as an unresolved :class:`Secret` that cannot be used. The CLI loads a
+team's config that way, since it never talks to a platform and the service's variables
+and files are not set on a developer's machine.
 """
 
 from __future__ import annotations
@@ -35,14 +40,23 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class Secret:
     """A secret string that does not show itself."""
 
-    __slots__ = ("_value", "source")
+    __slots__ = ("_value", "resolved", "source")
 
-    def __init__(self, value: str, source: str = "value") -> None:
+    def __init__(self, value: str, source: str = "value", *, resolved: bool = True) -> None:
         self._value = value
         # Where it came from, safe to print: "value", "env:NAME" or "file:PATH".
         self.source = source
+        self.resolved = resolved
+
+    @classmethod
+    def unresolved(cls, source: str) -> Secret:
+        """A reference that was not read, because the command does not need it."""
+        return cls("", source, resolved=False)
 
     def get_secret_value(self) -> str:
+        if not self.resolved:
+            # A programming error: only configs loaded with secrets reach platform code.
+            raise RuntimeError(f"secret {self.source} was not resolved at load")
         return self._value
 
     def __str__(self) -> str:
@@ -54,10 +68,12 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        if not (self.resolved and other.resolved):
+            return self.resolved is other.resolved and self.source == other.source
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self._value if self.resolved else self.source)
 
     def __len__(self) -> int:
         return len(self._value)
@@ -95,6 +111,10 @@ def _context(info: ValidationInfo) -> dict[str, Any]:
     return info.context if isinstance(info.context, dict) else {}
 
 
+def _resolving(info: ValidationInfo) -> bool:
+    return bool(_context(info).get("resolve_secrets", True))
+
+
 def resolve_reference(text: str) -> Secret:
     """``${NAME}`` -> the value of the environment variable NAME, as a Secret."""
     match = ENV_REFERENCE.fullmatch(text.strip())
@@ -114,7 +134,9 @@ def _validate_value(value: Any, info: ValidationInfo) -> Secret:
         return value
     if not isinstance(value, str):
         raise _error("secret_type", "expected a string: ${ENV_VAR}, or use the *_file key")
-    if ENV_REFERENCE.fullmatch(value.strip()):
+    if match := ENV_REFERENCE.fullmatch(value.strip()):
+        if not _resolving(info):
+            return Secret.unresolved(f"env:{match.group(1)}")
         return resolve_reference(value)
     if _context(info).get("secrets_from_file"):
         raise _error(
@@ -135,6 +157,8 @@ def _validate_file(value: Any, info: ValidationInfo) -> Secret:
     base = _context(info).get("base_dir")
     if base is not None:
         path = Path(base) / path
+    if not _resolving(info):
+        return Secret.unresolved(f"file:{path}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -14,7 +14,26 @@ from bot.core.matching import ConfigMatcher, match_rules, regions_from_lines
 from bot.core.rewrite import RewriteContext
 from bot.core.suggestion import build_fix
 from bot.core.text import SourceText
-from bot.model import ChangedFile, FilterMode, Finding, Pos, Severity, SourceFile, Span
+from bot.model import (
+    ChangedFile,
+    FilterMode,
+    Finding,
+    Pos,
+    Severity,
+    SourceFile,
+    Span,
+    SyntaxProblem,
+)
+
+# What tree-sitter leaves where it could not parse: an ERROR node, or a token it inserted
+# (a MISSING node: zero-width, unlike the only empty nodes a valid file has, an empty
+# module or block).
+_SYNTAX_ERROR = {
+    "any": [
+        {"kind": "ERROR"},
+        {"regex": "^$", "not": {"any": [{"kind": "block"}, {"kind": "module"}]}},
+    ]
+}
 
 
 class RuleMatcher(ConfigMatcher):
@@ -54,6 +73,15 @@ def _span(node: SgNode) -> Span:
     )
 
 
+def _syntax_problem(path: str, root: SgNode) -> SyntaxProblem | None:
+    node = root.find(**_SYNTAX_ERROR)  # type: ignore[arg-type]
+    if node is None:
+        return None
+    start = node.range().start
+    missing = None if node.kind() == "ERROR" else node.kind()
+    return SyntaxProblem(path, start.line + 1, start.column, missing)
+
+
 class Analyzer:
     """Holds the compiled rules of one process; analyses one file at a time."""
 
@@ -72,6 +100,16 @@ class Analyzer:
         rule_ids: frozenset[str] | None = None,
     ) -> list[Finding]:
         """``rule_ids`` limits the run to those rules (None: all)."""
+        return self.analyze_file(source, mode, rule_ids)[0]
+
+    def analyze_file(
+        self,
+        source: SourceFile,
+        mode: FilterMode = FilterMode.added,
+        rule_ids: frozenset[str] | None = None,
+    ) -> tuple[list[Finding], SyntaxProblem | None]:
+        """Like ``analyze``, and where the file does not parse, if it was parsed: a file
+        that no rule applies to is not."""
         path = source.path
         language = language_of(path)
         matchers = [
@@ -83,7 +121,7 @@ class Analyzer:
         ]
         lines = interest_lines(source.change, mode)
         if not matchers or (lines is not None and not lines):
-            return []
+            return [], None
         root = SgRoot(source.text, language).root()
         regions = None if lines is None else regions_from_lines(lines)
         copies = FileCopies(root)
@@ -97,7 +135,7 @@ class Analyzer:
         if lines is not None:
             findings = [f for f in findings if not lines.isdisjoint(f.span.lines)]
         findings.sort(key=report_order)
-        return findings
+        return findings, _syntax_problem(path, root)
 
     def _finding(
         self, rule: CompiledRule, node: SgNode, source: SourceFile, root: SgNode, index: SourceText

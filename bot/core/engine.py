@@ -11,14 +11,16 @@ default, for tests and library use) the files are analysed in-process.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import resource
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -29,11 +31,21 @@ from bot.core.analyze import Analyzer, interest_lines, report_order
 from bot.core.compiled import CompiledRule
 from bot.core.lifetime import die_with_parent
 from bot.core.options import MIB, AnalysisLimits
-from bot.model import FilterMode, Finding, Severity, SkippedFile, SkipReason, SourceFile
+from bot.model import (
+    FilterMode,
+    Finding,
+    Severity,
+    SkippedFile,
+    SkipReason,
+    SourceFile,
+    SyntaxProblem,
+)
 
 # From this size on, a file's rules are shared among the workers (measured with
 # bench/new_file_vs_cli.py: a worker's start costs less than the rules it takes over).
 SPLIT_MIN_CHARS = 200_000
+# How often a review waiting for its files looks again at each one (see analyze).
+_POLL_SECONDS = 0.25
 
 _worker: Analyzer | None = None
 
@@ -41,6 +53,10 @@ _worker: Analyzer | None = None
 def _init_worker(rules: Sequence[CompiledRule], memory_mb: int | None) -> None:
     global _worker
     die_with_parent()
+    # A forked worker inherits the parent's faulthandler (pytest's, say), which would print
+    # a traceback for the abort that an allocation over the limit ends in; the parent
+    # reports that abort itself, as "memory".
+    faulthandler.disable()
     if memory_mb is not None:
         # Address space, not RSS: the only limit the kernel enforces per process. ast-grep
         # aborts when an allocation fails, which the parent reads as "memory".
@@ -62,8 +78,12 @@ class FileDone:
 
 Progress = Callable[[FileDone], None]
 
-# One file's outcome: its findings, or why its analysis failed; and its analysis time.
-_Outcome = tuple[list[Finding] | SkippedFile, float]
+# One file's findings and where it does not parse.
+_Result = tuple[list[Finding], SyntaxProblem | None]
+# One file's outcome: its result, or why its analysis failed; and its analysis time.
+_Outcome = tuple[_Result | SkippedFile, float]
+# Many files': the findings, the files not reviewed, and the files that do not parse.
+Analysed = tuple[list[Finding], list[SkippedFile], list[SyntaxProblem]]
 _Task = tuple[SourceFile, FilterMode, frozenset[str] | None]
 
 
@@ -71,7 +91,7 @@ def _analyze_one(analyzer: Analyzer, task: _Task) -> _Outcome:
     source, mode, rule_ids = task
     start = time.perf_counter()
     try:
-        return analyzer.analyze(source, mode, rule_ids), time.perf_counter() - start
+        return analyzer.analyze_file(source, mode, rule_ids), time.perf_counter() - start
     except MemoryError:
         return _over_memory(source.path, None), time.perf_counter() - start
     except Exception as exc:  # one file's failure must not lose the review of the others
@@ -113,18 +133,24 @@ class AnalysisPool:
     """
 
     def __init__(
-        self, rules: Sequence[CompiledRule], processes: int, limits: AnalysisLimits
+        self,
+        rules: Sequence[CompiledRule],
+        processes: int,
+        limits: AnalysisLimits,
+        *,
+        start_method: str = "spawn",
     ) -> None:
         self.limits = limits
         self.processes = processes
         self._rules = list(rules)
-        # spawn, not fork: the parent may run an event loop and threads, and forking
-        # those can copy a held lock into the child and hang it.
+        # spawn by default: the service runs an event loop and threads, and forking those
+        # can copy a held lock into the child and hang it. A single-threaded caller (the
+        # CLI) may fork, which saves each worker a fresh interpreter and the rules' import.
         self._pool = ProcessPool(
             max_workers=processes,
             initializer=_init_worker,
             initargs=(self._rules, limits.memory_mb),
-            context=multiprocessing.get_context("spawn"),
+            context=multiprocessing.get_context(start_method),
         )
         if not self._pool.active:  # reading it starts the workers, in this thread
             raise RuntimeError("the analysis pool did not start")
@@ -137,7 +163,7 @@ class AnalysisPool:
         rule_ids: frozenset[str] | None = None,
         progress: Progress | None = None,
         deadline: float | None = None,
-    ) -> tuple[list[Finding], list[SkippedFile]]:
+    ) -> Analysed:
         """Like ``analyze_files``. ``deadline`` (``time.monotonic()``) ends the job's
         budget: files not done by then are reported as not reviewed."""
         futures: dict[Future[_Outcome], int] = {}
@@ -152,19 +178,28 @@ class AnalysisPool:
         parts: list[list[_Outcome]] = [[] for _ in sources]
         left = Counter(futures.values())
         files_done = 0
-        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        pending = set(futures)
         try:
-            for future in as_completed(futures, timeout=wait):
-                i = futures[future]
-                parts[i].append(self._outcome(future, sources[i].path))
-                left[i] -= 1
-                if left[i] == 0 and progress is not None:
-                    files_done += 1
-                    seconds = max(s for _, s in parts[i])
-                    progress(FileDone(files_done, len(sources), sources[i].path, seconds))
-        except TimeoutError:
-            for future in futures:
-                future.cancel()  # a running task's worker is stopped and replaced
+            while pending:
+                budget = None if deadline is None else deadline - time.monotonic()
+                if budget is not None and budget <= 0:
+                    for future in pending:
+                        future.cancel()  # a running task's worker is stopped and replaced
+                    break
+                timeout = _POLL_SECONDS if budget is None else min(_POLL_SECONDS, budget)
+                wait(pending, timeout, return_when=FIRST_COMPLETED)
+                # Each future is asked, not only wait(): the standard library's waiters
+                # never hear of a running future that is cancelled (close() does that,
+                # and pebble allows it), so such a future would be waited for forever.
+                for future in [f for f in pending if f.done()]:
+                    pending.discard(future)
+                    i = futures[future]
+                    parts[i].append(self._outcome(future, sources[i].path))
+                    left[i] -= 1
+                    if left[i] == 0 and progress is not None:
+                        files_done += 1
+                        seconds = max(s for _, s in parts[i])
+                        progress(FileDone(files_done, len(sources), sources[i].path, seconds))
         finally:
             self._scheduled.difference_update(futures)
         results = (
@@ -257,11 +292,15 @@ class AnalysisPool:
 def _joined(parts: Sequence[_Outcome]) -> _Outcome:
     """One file's outcome from its tasks': a file is reviewed only when all of them are."""
     findings: list[Finding] = []
+    problems: list[SyntaxProblem] = []
     for outcome, seconds in parts:
         if isinstance(outcome, SkippedFile):
             return outcome, seconds
-        findings += outcome
-    return sorted(findings, key=report_order), max(seconds for _, seconds in parts)
+        findings += outcome[0]
+        if outcome[1] is not None:  # each part parsed the whole file: one is enough
+            problems.append(outcome[1])
+    result = sorted(findings, key=report_order), (problems[0] if problems else None)
+    return result, max(seconds for _, seconds in parts)
 
 
 def _large(source: SourceFile, mode: FilterMode) -> bool:
@@ -276,6 +315,14 @@ def _large(source: SourceFile, mode: FilterMode) -> bool:
     return len(lines) * len(text) >= SPLIT_MIN_CHARS * (text.count("\n") + 1)
 
 
+def start_method_for_this_process() -> str:
+    """fork while this process runs only its main thread and the platform has fork, else
+    spawn (see AnalysisPool)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
 def workers_for(sources: Sequence[SourceFile], mode: FilterMode, jobs: int) -> int:
     """How many workers are worth starting for ``sources``: no more than it has tasks."""
     tasks = sum(jobs if _large(s, mode) else 1 for s in sources)
@@ -288,10 +335,10 @@ def analyze_files(
     mode: FilterMode,
     progress: Progress | None = None,
     rule_ids: frozenset[str] | None = None,
-) -> tuple[list[Finding], list[SkippedFile]]:
-    """Findings of every file, in input order, and the files whose analysis failed, all
-    in this process and without limits. ``rule_ids`` limits the run to those rules
-    (None: all)."""
+) -> Analysed:
+    """Findings of every file, in input order, the files whose analysis failed and those
+    that do not parse, all in this process and without limits. ``rule_ids`` limits the
+    run to those rules (None: all)."""
     analyzer = Analyzer(rules)
     tasks = [(s, mode, rule_ids) for s in sources]
     return _collect((_analyze_one(analyzer, t) for t in tasks), sources, progress)
@@ -299,14 +346,17 @@ def analyze_files(
 
 def _collect(
     results: Iterator[_Outcome], sources: Sequence[SourceFile], progress: Progress | None
-) -> tuple[list[Finding], list[SkippedFile]]:
+) -> Analysed:
     findings: list[Finding] = []
     failed: list[SkippedFile] = []
+    problems: list[SyntaxProblem] = []
     for done, ((outcome, seconds), source) in enumerate(zip(results, sources, strict=True), 1):
         if isinstance(outcome, SkippedFile):
             failed.append(outcome)
         else:
-            findings += outcome
+            findings += outcome[0]
+            if outcome[1] is not None:
+                problems.append(outcome[1])
         if progress is not None:
             progress(FileDone(done, len(sources), source.path, seconds))
-    return findings, failed
+    return findings, failed, problems

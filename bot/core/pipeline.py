@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.compiled import CompiledRule
-from bot.core.engine import AnalysisPool, Progress, analyze_files, default_jobs, workers_for
+from bot.core.engine import (
+    Analysed,
+    AnalysisPool,
+    Progress,
+    analyze_files,
+    default_jobs,
+    start_method_for_this_process,
+    workers_for,
+)
 from bot.core.idiom import established
 from bot.core.options import CheckOptions
 from bot.core.plan import plan
@@ -22,6 +30,7 @@ from bot.model import (
     SkippedFile,
     Snapshot,
     SourceFile,
+    SyntaxProblem,
 )
 
 
@@ -29,6 +38,8 @@ from bot.model import (
 class CheckResult:
     plan: ReviewPlan
     sources: dict[str, str]  # path -> new text, for formats that show code
+    # Reviewed files that do not parse, which the CLI warns about; the platforms say nothing.
+    syntax_problems: tuple[SyntaxProblem, ...] = ()
 
 
 def run_check(
@@ -53,7 +64,9 @@ def run_check(
     deadline = None if limits.seconds_per_job is None else started + limits.seconds_per_job
     if pool is None and limits.bounded and head:
         processes = workers_for(head, options.filter_mode, jobs or default_jobs())
-        with AnalysisPool(rules, processes, limits) as own:
+        with AnalysisPool(
+            rules, processes, limits, start_method=start_method_for_this_process()
+        ) as own:
             analysis = _Analysis(rules, own, deadline)
             return _check(snap, head, skipped, options, analysis, progress)
     return _check(snap, head, skipped, options, _Analysis(rules, pool, deadline), progress)
@@ -73,7 +86,7 @@ class _Analysis:
         mode: FilterMode,
         rule_ids: frozenset[str] | None = None,
         progress: Progress | None = None,
-    ) -> tuple[list[Finding], list[SkippedFile]]:
+    ) -> Analysed:
         if self.pool is None:
             return analyze_files(sources, self.rules, mode, progress, rule_ids)
         return self.pool.analyze(sources, mode, rule_ids, progress, self.deadline)
@@ -87,7 +100,7 @@ def _check(
     analyze: _Analysis,
     progress: Progress | None,
 ) -> CheckResult:
-    findings, failed = analyze(head, options.filter_mode, progress=progress)
+    findings, failed, syntax_problems = analyze(head, options.filter_mode, progress=progress)
     texts = {s.path: s.text for s in head}
     damped = _established(head, texts, findings, options, analyze)
     base: list[Finding] | None = None
@@ -100,7 +113,7 @@ def _check(
             sides = [b for f in snap.files if (b := f.base_side) and b.path in snap.base]
             # An unreadable base, or one over the limits, hides nothing.
             base_sources, _ = _decoded(sides, snap.base, options)
-            base, _ = analyze(base_sources, options.filter_mode, wanted)
+            base, _, _ = analyze(base_sources, options.filter_mode, wanted)
     review = plan(
         findings,
         texts,
@@ -110,7 +123,7 @@ def _check(
         analysed_files=len(head) - len(failed),
         established=damped,
     )
-    return CheckResult(review, texts)
+    return CheckResult(review, texts, tuple(syntax_problems))
 
 
 def _established(
@@ -133,7 +146,7 @@ def _established(
         context = list(findings)  # the first run already matched the whole files
     else:
         wanted = frozenset(f.rule_id for f in candidates)
-        context, _ = analyze(files, FilterMode.nofilter, wanted)
+        context, _, _ = analyze(files, FilterMode.nofilter, wanted)
     changes = {s.path: s.change for s in files}
     return established(candidates, context, changes, texts, options.idiom_threshold)
 

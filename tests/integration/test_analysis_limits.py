@@ -52,6 +52,33 @@ def test_check_names_the_file_over_its_limit_and_exits_2(tmp_path: Path) -> None
     assert done.returncode == 0 and "tests/test_slow.py: not reviewed" in done.stderr
 
 
+@pytest.mark.timeout(120)
+def test_check_exits_2_when_a_worker_dies_on_a_file(tmp_path: Path) -> None:
+    import psutil
+
+    root = tree(tmp_path / "repo")
+    config = tmp_path / "team.yaml"
+    config.write_text(f"rules: {{sgconfig: {SLOW_RULES}}}\n")
+    argv = [EXE, "check", "-c", str(config), "--format", "json", "-j", "1", "tests"]
+    with subprocess.Popen(
+        argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as check:
+        cli = psutil.Process(check.pid)
+        deadline = time.monotonic() + 60
+        busy: list[psutil.Process] = []
+        while not busy and time.monotonic() < deadline:
+            # The worker is on the slow file once it has used a second of CPU.
+            busy = [w for w in cli.children() if w.cpu_times().user > 1.0]
+            time.sleep(0.05)
+        assert busy, "no worker got busy"
+        busy[0].kill()
+        out, err = check.communicate(timeout=60)
+    assert check.returncode == 2, err
+    assert "tests/test_slow.py: not reviewed: its analysis process died (signal SIGKILL)" in err
+    assert "1 file(s) not reviewed" in err
+    assert [f["path"] for f in json.loads(out)["findings"]] == ["tests/test_ok.py"]
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
     """Starts `review-bot serve` with the given limits and rules lines."""

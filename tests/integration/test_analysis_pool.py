@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.engine import AnalysisPool, FileDone
+from bot.core.engine import AnalysisPool, FileDone, start_method_for_this_process
 from bot.core.options import AnalysisLimits
 from bot.model import ChangedFile, FileStatus, FilterMode, SkipReason, SourceFile
 from bot.rules.load import load_project
@@ -45,13 +45,14 @@ def rules():  # type: ignore[no-untyped-def]
     return load_project(SLOW_RULES)
 
 
-def pool(rules, **limits: float) -> AnalysisPool:  # type: ignore[no-untyped-def]
-    return AnalysisPool(rules, 1, AnalysisLimits(**limits))  # type: ignore[arg-type]
+def pool(rules, start_method: str = "spawn", **limits: float) -> AnalysisPool:  # type: ignore[no-untyped-def]
+    return AnalysisPool(rules, 1, AnalysisLimits(**limits), start_method=start_method)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def timed_pool(rules) -> Iterator[AnalysisPool]:  # type: ignore[no-untyped-def]
-    with pool(rules, seconds_per_file=1.5) as p:
+# The service's pools spawn their workers; the CLI's fork them when it runs one thread.
+@pytest.fixture(params=["spawn", "fork"])
+def timed_pool(rules, request: pytest.FixtureRequest) -> Iterator[AnalysisPool]:  # type: ignore[no-untyped-def]
+    with pool(rules, request.param, seconds_per_file=1.5) as p:
         yield p
 
 
@@ -61,7 +62,7 @@ def test_a_file_over_its_time_limit_is_not_reviewed_and_the_rest_is(
 ) -> None:
     seen: list[FileDone] = []
     slow = source("tests/test_slow.py", slow_text())
-    findings, skipped = timed_pool.analyze([slow, OK], FilterMode.added, progress=seen.append)
+    findings, skipped, _ = timed_pool.analyze([slow, OK], FilterMode.added, progress=seen.append)
     assert [(f.path, f.rule_id) for f in findings] == [("tests/test_ok.py", "sleep-call")]
     (over,) = skipped
     assert over.path == "tests/test_slow.py"
@@ -70,7 +71,7 @@ def test_a_file_over_its_time_limit_is_not_reviewed_and_the_rest_is(
     assert sorted(f.path for f in seen) == ["tests/test_ok.py", "tests/test_slow.py"]
     assert [f.done for f in seen] == [1, 2] and {f.total for f in seen} == {2}
     # The stopped worker was replaced: the pool still analyses.
-    again, none = timed_pool.analyze([OK], FilterMode.added)
+    again, none, _ = timed_pool.analyze([OK], FilterMode.added)
     assert [f.rule_id for f in again] == ["sleep-call"] and none == []
 
 
@@ -82,22 +83,25 @@ def test_the_job_budget_ends_every_file_not_done_by_then(rules) -> None:  # type
         slow = source("tests/test_slow.py", slow_text())
         # One worker: the small file waits behind the slow one and is not reached.
         deadline = time.monotonic() + 1.5
-        findings, skipped = p.analyze([slow, OK], FilterMode.added, deadline=deadline)
+        findings, skipped, _ = p.analyze([slow, OK], FilterMode.added, deadline=deadline)
         assert findings == []
         assert [(s.path, s.reason) for s in skipped] == [
             ("tests/test_slow.py", SkipReason.time_budget),
             ("tests/test_ok.py", SkipReason.time_budget),
         ]
         assert all("limits.analysis_seconds_per_job" in s.message for s in skipped)
-        again, _ = p.analyze([OK], FilterMode.added)
+        again, _, _ = p.analyze([OK], FilterMode.added)
         assert [f.rule_id for f in again] == ["sleep-call"]
 
 
 @pytest.mark.timeout(120)
-def test_a_file_over_the_memory_limit_is_not_reviewed_and_the_rest_is(rules) -> None:  # type: ignore[no-untyped-def]
-    with pool(rules, memory_mb=256) as p:
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+def test_a_file_over_the_memory_limit_is_not_reviewed_and_the_rest_is(
+    rules, start_method: str
+) -> None:  # type: ignore[no-untyped-def]
+    with pool(rules, start_method, memory_mb=256) as p:
         huge = source("tests/test_huge.py", huge_text())
-        findings, skipped = p.analyze(
+        findings, skipped, _ = p.analyze(
             [huge, OK], FilterMode.added, rule_ids=frozenset({"sleep-call"})
         )
         assert [(f.path, f.rule_id) for f in findings] == [("tests/test_ok.py", "sleep-call")]
@@ -130,13 +134,13 @@ def test_a_worker_killed_mid_file_is_named_and_replaced(rules) -> None:  # type:
         killer = threading.Thread(target=kill_when_busy)
         killer.start()
         slow = source("tests/test_slow.py", slow_text())
-        findings, skipped = p.analyze([slow], FilterMode.added)
+        findings, skipped, _ = p.analyze([slow], FilterMode.added)
         killer.join()
         assert findings == []
         (died,) = skipped
         assert died.reason is SkipReason.analysis_failed
         assert "process died (signal SIGKILL)" in died.message
-        again, _ = p.analyze([OK], FilterMode.added)
+        again, _, _ = p.analyze([OK], FilterMode.added)
         assert [f.rule_id for f in again] == ["sleep-call"]
 
 
@@ -150,3 +154,17 @@ def _pool_worker(process) -> bool:  # type: ignore[no-untyped-def]
         return live and "spawn_main" in " ".join(process.cmdline())
     except psutil.Error:
         return False
+
+
+def test_a_single_threaded_process_forks_and_a_threaded_one_spawns() -> None:
+    import threading
+
+    assert start_method_for_this_process() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert start_method_for_this_process() == "spawn"
+    finally:
+        stop.set()
+        other.join()

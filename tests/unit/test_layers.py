@@ -4,7 +4,7 @@ The source of the contract is the layer table of ARCHITECTURE.md ("a module impo
 layers below it"), with the CLI one layer above the service because ``review-bot serve`` and
 ``review-bot jobs`` start it. Lowest first, a module may import from its own layer or a lower one:
 
-1. ``bot`` (the package ``__init__``), ``bot.model``, ``bot.errors``
+1. ``bot`` (the package ``__init__``), ``bot.model`` (with ``bot.levels``), ``bot.errors``
 2. ``bot.core``      3. ``bot.config``     4. ``bot.rules``    5. ``bot.report``
 6. ``bot.platforms`` 7. ``bot.service``    8. ``bot.cli``
 
@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 LAYERS: tuple[tuple[int, str], ...] = (
     (1, "bot"),
     (1, "bot.model"),
+    (1, "bot.levels"),
     (1, "bot.errors"),
     (2, "bot.core"),
     (3, "bot.config"),
@@ -187,15 +188,18 @@ def core_purity_violations(root: Path) -> list[str]:
 
 
 def model_violations(root: Path) -> list[str]:
-    """``bot.model`` and ``bot.errors`` import only each other, ``bot`` itself, and no I/O."""
-    base = ("bot.model", "bot.errors")
+    """``bot.model``, ``bot.levels`` and ``bot.errors`` import only each other, ``bot`` itself,
+    and no I/O."""
+    base = ("bot.model", "bot.levels", "bot.errors")
     out: list[str] = []
     for imp in collect(root):
         if not any(within(imp.importer, b) for b in base):
             continue
         top = imp.target.partition(".")[0]
         if top == "bot" and imp.target != "bot" and not any(within(imp.target, b) for b in base):
-            out.append(f"{imp}: the model may import only bot, bot.model and bot.errors")
+            out.append(
+                f"{imp}: the model may import only bot, bot.model, bot.levels and bot.errors"
+            )
         elif top in IO_MODULES:
             out.append(f"{imp}: the model does no network or I/O")
     return out
@@ -436,7 +440,8 @@ def test_model_purity_catches_a_planted_violation(tmp_path: Path) -> None:
     )
     assert model_violations(root) == [
         "bot/errors.py:2 -> sqlite3: the model does no network or I/O",
-        "bot/model.py:1 -> bot.core.text: the model may import only bot, bot.model and bot.errors",
+        "bot/model.py:1 -> bot.core.text: "
+        "the model may import only bot, bot.model, bot.levels and bot.errors",
     ]
 
 

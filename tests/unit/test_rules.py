@@ -9,7 +9,7 @@ from ast_grep_py import SgRoot
 
 from bot.errors import YamlError
 from bot.model import Severity
-from bot.rules.load import RuleError, load_project
+from bot.rules.load import KNOWN_LANGUAGES, RuleError, load_project
 
 
 def project(tmp_path: Path, rule: str, util: str | None = None) -> Path:
@@ -80,6 +80,11 @@ def test_fix_may_use_variables_captured_in_relational_rules_and_transforms(
 def test_unknown_language_is_an_error_not_a_panic(tmp_path: Path) -> None:
     err = load_error(tmp_path, "id: r\nlanguage: klingon\nrule: {pattern: f()}\n")
     assert err.key == "language" and "klingon" in str(err)
+
+
+@pytest.mark.parametrize("language", sorted(KNOWN_LANGUAGES))
+def test_every_known_language_is_one_ast_grep_parses(language: str) -> None:
+    assert SgRoot("", language).root().kind()
 
 
 def test_unknown_severity(tmp_path: Path) -> None:
