@@ -12,6 +12,7 @@ import pytest
 from bot.cli.main import main
 from bot.config.models import DEFAULT_DOCS_URL
 from bot.report import FORMATS
+from tests.integration.cli_project import team_project
 
 RULES = {
     # A rule page in the bundled layout: linked under review.docs_url.
@@ -60,12 +61,7 @@ BUNDLED = f"{DEFAULT_DOCS_URL}first-server.md"
 
 @pytest.fixture
 def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    rules = tmp_path / "rules" / "team"
-    rules.mkdir(parents=True)
-    for name, text in RULES.items():
-        (rules / name).write_text(text)
-    (tmp_path / "sgconfig.yml").write_text("ruleDirs: [rules/team]\n")
-    (tmp_path / "review-bot.yaml").write_text("rules:\n  sgconfig: sgconfig.yml\n")
+    team_project(tmp_path, RULES)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_bug.py").write_text(TEST_FILE)
     monkeypatch.chdir(tmp_path)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
+from tests.integration.cli_project import git, run_check, team_project
 
 RULES = {
     "pin.yml": """\
@@ -53,38 +54,13 @@ class TestBug(base.TestCase):
 @pytest.fixture
 def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with rules, a config and one committed test file."""
-    rules = tmp_path / "rules" / "team"
-    rules.mkdir(parents=True)
-    for name, text in RULES.items():
-        (rules / name).write_text(text)
-    (tmp_path / "sgconfig.yml").write_text("ruleDirs: [rules/team]\n")
-    (tmp_path / "review-bot.yaml").write_text("rules:\n  sgconfig: sgconfig.yml\n")
+    team_project(tmp_path, RULES)
     (tmp_path / "nova" / "tests").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["check", "-c", "review-bot.yaml", "--color", "never", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@t",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@t",
-            "HOME": str(root),
-            "PATH": "/usr/bin:/bin",
-        },
-    ).stdout
+run = run_check
 
 
 def new_file_diff(path: str, text: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
+from tests.integration.cli_project import team_project
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = "nova/tests/functional/regressions/test_bug_2034567.py"
@@ -83,11 +84,7 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project with its own three rules; the test file holds two fixes that overlap."""
-    rules = tmp_path / "rules" / "team"
-    rules.mkdir(parents=True)
-    for name, text in RULES.items():
-        (rules / name).write_text(text)
-    (tmp_path / "sgconfig.yml").write_text("ruleDirs: [rules/team]\n")
+    team_project(tmp_path, RULES, config=False)
     (tmp_path / "nova" / "tests").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path

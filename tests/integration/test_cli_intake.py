@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from bot.cli.main import main
+from tests.integration.cli_project import git, run_check, team_project
 
 RULES = {
     "patch.yml": """\
@@ -47,42 +47,17 @@ FIRST = "x.get_servers()[0]\n"
 @pytest.fixture
 def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project with rules and a config; the tree under test goes in ``repo/``."""
-    rules = tmp_path / "rules" / "team"
-    rules.mkdir(parents=True)
-    for name, text in RULES.items():
-        (rules / name).write_text(text)
-    (tmp_path / "sgconfig.yml").write_text("ruleDirs: [rules/team]\n")
-    (tmp_path / "review-bot.yaml").write_text("rules:\n  sgconfig: sgconfig.yml\n")
+    team_project(tmp_path, RULES)
     (tmp_path / "repo" / "tests").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["check", "-c", "review-bot.yaml", "--color", "never", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_check
 
 
 def findings(out: str) -> set[tuple[str, str]]:
     return {(f["path"], f["rule_id"]) for f in json.loads(out)["findings"]}
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@t",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@t",
-            "HOME": str(root),
-            "PATH": "/usr/bin:/bin",
-        },
-    ).stdout
 
 
 def commit_all(root: Path, message: str) -> None:
