@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.core.diff import HunkLines, decode_diff, parse_diff, parse_diff_hunks
 from bot.core.globs import normalise
+from bot.core.text import split_lines
 from bot.errors import IntakeError
 from bot.model import Change, ChangedFile, FileStatus, Reader
 
@@ -77,10 +78,11 @@ def from_diff(data: bytes, root: Path, wanted: Wanted | None = None) -> Change:
 
 def _mismatches(hunks: list[HunkLines], contents: dict[str, bytes], root: Path) -> Iterator[str]:
     """One warning per file whose hunks do not match its contents under ``root``."""
+    lines = {path: split_lines(decode_diff(data)) for path, data in contents.items()}
     by_path: dict[str, list[tuple[HunkLines, int]]] = {}
     for hunk in hunks:
-        if hunk.path in contents:
-            line = hunk.first_mismatch(decode_diff(contents[hunk.path]))
+        if hunk.path in lines:
+            line = hunk.first_mismatch(lines[hunk.path])
             if line is not None:
                 by_path.setdefault(hunk.path, []).append((hunk, line))
     for path, bad in by_path.items():

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import unidiff
 
+from bot.core.text import split_lines
 from bot.errors import DiffError
 from bot.model import ChangedFile, FileStatus, Hunk
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines as a diff has them: ended by '\\n' alone. str.splitlines() would also cut at
-    a form feed or a vertical tab, which Python sources may hold inside a line."""
-    lines = text.split("\n")
-    last = lines.pop()
-    out = [line + "\n" for line in lines]
-    if last:
-        out.append(last)
-    return out
 
 
 class _CountingLines:
@@ -45,13 +35,11 @@ class HunkLines:
     header: str
     lines: tuple[tuple[int, str], ...]  # (line in the new file, its text without line end)
 
-    def first_mismatch(self, text: str) -> int | None:
-        """The first line of the new file ``text`` that differs from the hunk, or None."""
-        lines = text.split("\n")
-        if lines and not lines[-1]:
-            lines.pop()  # the last line's end, not an empty line after it
+    def first_mismatch(self, lines: Sequence[str]) -> int | None:
+        """The first line of the new file (``split_lines`` of its text) that differs
+        from the hunk, or None."""
         for number, expected in self.lines:
-            if number > len(lines) or lines[number - 1].rstrip("\r") != expected.rstrip("\r"):
+            if number > len(lines) or lines[number - 1].rstrip("\r\n") != expected.rstrip("\r"):
                 return number
         return None
 
@@ -68,7 +56,7 @@ def parse_diff(text: str) -> list[ChangedFile]:
 
 def parse_diff_hunks(text: str) -> tuple[list[ChangedFile], list[HunkLines]]:
     """Parse a unified diff into its files and the new side of each of its hunks."""
-    raw = _split_lines(text)
+    raw = split_lines(text)
     lines = _CountingLines(raw)
     try:
         patch = unidiff.PatchSet(lines)

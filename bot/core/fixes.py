@@ -17,14 +17,12 @@ break survive the round trip.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.core.text import apply_edits
+from bot.core.text import apply_edits, split_lines
 from bot.model import Comment, TextEdit
 
-_LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _NO_NEWLINE = "\\ No newline at end of file\n"
 
 
@@ -133,17 +131,13 @@ def plan_fixes(comments: Sequence[Comment], texts: Mapping[str, str]) -> FixPlan
     return FixPlan(files, tuple(refused), tuple(unfixable))
 
 
-def _split(text: str) -> list[str]:
-    return _LINES.findall(text)
-
-
 def unified_patch(path: str, old: str, new: str, context: int = 3) -> str:
     """One file's change as a git-style unified diff; empty when nothing changes."""
     if old == new:
         return ""
     rows = [f"diff --git a/{path} b/{path}\n"]
     for row in difflib.unified_diff(
-        _split(old), _split(new), f"a/{path}", f"b/{path}", n=context, lineterm="\n"
+        split_lines(old), split_lines(new), f"a/{path}", f"b/{path}", n=context, lineterm="\n"
     ):
         # Only the last line of a side can lack its "\n": say so as git does.
         rows.append(row if row.endswith("\n") else row + "\n" + _NO_NEWLINE)

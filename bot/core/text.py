@@ -75,6 +75,18 @@ class SourceText:
         return line
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines with their ends, as a diff has them: ended by '\\n' alone. str.splitlines()
+    would also cut at a form feed or a vertical tab, which Python sources may hold inside
+    a line."""
+    lines = text.split("\n")
+    last = lines.pop()
+    out = [line + "\n" for line in lines]
+    if last:
+        out.append(last)
+    return out
+
+
 def utf8_len(text: str) -> int:
     # surrogateescape gives back the original byte for text decoded with it;
     # a stray surrogate of any other origin still has to count as something.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.diff import decode_diff, parse_diff, parse_diff_hunks
+from bot.core.text import split_lines
 from bot.errors import DiffError
 from bot.model import FileStatus, Hunk
 
@@ -187,7 +188,7 @@ def test_each_hunk_knows_its_new_side_lines_and_where_the_file_differs() -> None
     _, (hunk,) = parse_diff_hunks(text)
     assert hunk.path == "t/test_a.py" and hunk.header_line == 3
     assert hunk.lines == ((3, "c"), (4, "D"), (5, "e"))
-    assert hunk.first_mismatch("a\nb\nc\nD\ne\nf\n") is None
-    assert hunk.first_mismatch("a\r\nb\r\nc\r\nD\r\ne\r\n") is None
-    assert hunk.first_mismatch("a\nb\nc\nd\ne\n") == 4  # the tree has the base version
-    assert hunk.first_mismatch("a\nb\nc\nD\n") == 5  # shorter than the hunk
+    assert hunk.first_mismatch(split_lines("a\nb\nc\nD\ne\nf\n")) is None
+    assert hunk.first_mismatch(split_lines("a\r\nb\r\nc\r\nD\r\ne\r\n")) is None
+    assert hunk.first_mismatch(split_lines("a\nb\nc\nd\ne\n")) == 4  # the tree has the base version
+    assert hunk.first_mismatch(split_lines("a\nb\nc\nD\n")) == 5  # shorter than the hunk
