@@ -44,6 +44,7 @@ AuthorAssociation = Literal[
     "NONE",
 ]
 # The sgconfig.yml that ships beside the package: the embedded default rule packs.
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 BUNDLED_SGCONFIG = Path(__file__).resolve().parents[2] / "sgconfig.yml"
 
 
@@ -205,28 +206,6 @@ class ServerConfig(_Strict):
     shutdown_grace_seconds: Annotated[float, Field(ge=0)] = 30
 
 
-class StorageConfig(_Strict):
-    url: str = "sqlite:///review-bot.db"
-    # "process": a committed event survives a crashed or killed process (SQLite WAL,
-    # synchronous=NORMAL). "power": also survives power loss, at an fsync per commit.
-    durability: Literal["process", "power"] = "process"
-
-    @field_validator("url")
-    @classmethod
-    def _sqlite_only(cls, url: str) -> str:
-        if not url.startswith("sqlite:///") or url == "sqlite:///":
-            raise ValueError(
-                "storage.url must be a sqlite:///PATH URL (the only backend for now), "
-                "e.g. sqlite:///review-bot.db or sqlite:////var/lib/review-bot/db.sqlite"
-            )
-        return url
-
-    @property
-    def sqlite_path(self) -> str:
-        """The database file (``:memory:`` allowed); relative to the working directory."""
-        return self.url.removeprefix("sqlite:///")
-
-
 def _cpu_count() -> int:
     return os.cpu_count() or 1
 
@@ -265,6 +244,62 @@ class _WithSecrets(_Strict):
             if from_file is not None:
                 object.__setattr__(self, name, from_file)
         return self
+
+
+class StorageConfig(_WithSecrets):
+    """Where jobs live: one SQLite file (one process) or PostgreSQL (any number of replicas)."""
+
+    _secrets: ClassVar[tuple[str, ...]] = ("password",)
+
+    url: str = "sqlite:///review-bot.db"
+    # "process": a committed event survives a crashed or killed process (SQLite WAL,
+    # synchronous=NORMAL). "power": also survives power loss, at an fsync per commit.
+    # SQLite only: PostgreSQL's durability is the server's (synchronous_commit).
+    durability: Literal["process", "power"] = "process"
+    # PostgreSQL: the password of the URL's user, never in the URL itself.
+    password: SecretValue | None = None
+    password_file: SecretFileValue | None = None
+    # PostgreSQL: connections each replica keeps at most (webhooks, workers, the listener).
+    pool_size: Annotated[int, Field(ge=2, le=100)] = 10
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if url.startswith("sqlite:///") and url != "sqlite:///":
+            return url
+        parts = urlsplit(url)
+        if parts.scheme in POSTGRES_SCHEMES:
+            if not parts.hostname or not parts.path.strip("/"):
+                raise ValueError(
+                    "a PostgreSQL storage.url names a host and a database: "
+                    "postgresql://USER@HOST:PORT/DATABASE"
+                )
+            if parts.password is not None:
+                raise ValueError(
+                    "storage.url must not carry the password: "
+                    "use storage.password (${ENV_VAR}) or storage.password_file"
+                )
+            return url
+        raise ValueError(
+            "storage.url must be sqlite:///PATH (one process) or "
+            "postgresql://USER@HOST:PORT/DATABASE (replicas), "
+            "e.g. sqlite:///review-bot.db or sqlite:////var/lib/review-bot/db.sqlite"
+        )
+
+    @model_validator(mode="after")
+    def _password_for_postgres(self) -> StorageConfig:
+        if self.password is not None and not self.is_postgres:
+            raise ValueError("password is for a postgresql:// storage.url")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return urlsplit(self.url).scheme in POSTGRES_SCHEMES
+
+    @property
+    def sqlite_path(self) -> str:
+        """The database file (``:memory:`` allowed); relative to the working directory."""
+        return self.url.removeprefix("sqlite:///")
 
 
 def _compiles(pattern: str) -> str:

@@ -53,6 +53,20 @@ class Secret:
         """A reference that was not read, because the command does not need it."""
         return cls("", source, resolved=False)
 
+    def resolve(self) -> Secret:
+        """This secret read now from its source, for a command that skipped secrets at load
+        but needs this one (``jobs`` and ``db`` need the database password); a ValueError
+        names the variable or the file."""
+        if self.resolved:
+            return self
+        kind, _, where = self.source.partition(":")
+        try:
+            if kind == "env":
+                return resolve_reference(f"${{{where}}}")
+            return _read_secret_file(Path(where))
+        except PydanticCustomError as exc:
+            raise ValueError(exc.message()) from None
+
     def get_secret_value(self) -> str:
         if not self.resolved:
             # A programming error: only configs loaded with secrets reach platform code.
@@ -159,6 +173,10 @@ def _validate_file(value: Any, info: ValidationInfo) -> Secret:
         path = Path(base) / path
     if not _resolving(info):
         return Secret.unresolved(f"file:{path}")
+    return _read_secret_file(path)
+
+
+def _read_secret_file(path: Path) -> Secret:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

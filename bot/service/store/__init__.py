@@ -3,19 +3,23 @@
 A job is one review of one revision, keyed by (platform, project, change, revision),
 leased by workers, retried with backoff and dead-lettered after too many attempts. The
 server, the worker and the CLI are typed against ``JobStore``, so another backend needs
-no edits outside this folder.
+no edits outside this folder. Two backends share one behaviour (sql.py): SQLite for one
+process, PostgreSQL for replicas.
 """
 
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from bot.errors import StoreError
 from bot.model import Job, JobKey, JobState
 
 if TYPE_CHECKING:
     from bot.config.models import Config
+    from bot.service.store.migrations import SchemaStatus
 
 
 @dataclass(frozen=True)
@@ -56,20 +60,38 @@ class JobStore(Protocol):
     def list(self, state: JobState | None = None, limit: int = 50) -> builtins.list[Job]: ...
     def depth(self) -> int: ...
     def counts(self) -> dict[JobState, int]: ...
+    def subscribe(self, callback: Callable[[], None]) -> None: ...
+    def schema(self) -> SchemaStatus: ...
+    def migrate(self) -> tuple[int, ...]: ...
     def close(self) -> None: ...
 
 
 def open_store(config: Config, *, create: bool = True) -> JobStore:
-    """The store ``storage.url`` names, with the config's retry policy and durability.
-    ``create=False``: an existing store only; none is a StoreError naming the path."""
-    from bot.service.store.sqlite import SqliteJobStore  # the only backend for now
+    """The store ``storage.url`` names, with the config's retry policy.
 
-    w = config.workers
-    return SqliteJobStore(
-        config.storage.url,
-        max_attempts=w.max_attempts,
-        backoff_base=w.backoff_base_seconds,
-        backoff_cap=w.backoff_cap_seconds,
-        durability=config.storage.durability,
-        create=create,
-    )
+    ``create`` makes the store (SQLite) and applies pending migrations; without it the
+    store must exist with a current schema, else a StoreError says what to do.
+    """
+    storage, w = config.storage, config.workers
+    policy = {
+        "max_attempts": w.max_attempts,
+        "backoff_base": w.backoff_base_seconds,
+        "backoff_cap": w.backoff_cap_seconds,
+        "create": create,
+    }
+    if storage.is_postgres:
+        from bot.service.store.postgres import PostgresJobStore
+
+        password = None
+        if storage.password is not None:
+            # Loaded lazily by `jobs` and `db`, which skip the platforms' secrets.
+            try:
+                password = storage.password.resolve().get_secret_value()
+            except ValueError as exc:
+                raise StoreError(storage.url, f"storage.password: {exc}") from None
+        return PostgresJobStore(
+            storage.url, password=password, pool_size=storage.pool_size, **policy
+        )
+    from bot.service.store.sqlite import SqliteJobStore
+
+    return SqliteJobStore(storage.url, durability=storage.durability, **policy)

@@ -1,14 +1,15 @@
-"""The durable job store: coalescing, supersede, leases across threads and processes,
-retries with backoff, dead letters, delivery dedupe, readiness, bad urls."""
+"""The durable job store, one behaviour on both backends: every test here runs on SQLite
+and on a real PostgreSQL server (tests/pg_cluster.py). Coalescing, supersede, leases across
+threads and processes, retries with backoff, dead letters, delivery dedupe, migrations.
+
+Backend-specific behaviour is in test_store_sqlite.py and test_store_postgres.py.
+"""
 
 from __future__ import annotations
 
-import os
 import random
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 from collections import Counter
@@ -20,33 +21,9 @@ import pytest
 from bot.errors import LeaseLost, StoreError
 from bot.model import JobKey, JobState
 from bot.service.store import EnqueueResult, JobStore
-from bot.service.store.sqlite import SqliteJobStore
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class EdgeRng(random.Random):
-    """Stands in for random.Random: always the top (or bottom) of the jitter range, so the
-    backoff bounds are checked exactly rather than statistically."""
-
-    def __init__(self, top: bool) -> None:
-        super().__init__(0)
-        self.top = top
-        self.calls: list[tuple[float, float]] = []
-
-    def uniform(self, a: float, b: float) -> float:
-        self.calls.append((a, b))
-        return b if self.top else a
-
+from bot.service.store.migrations import MIGRATIONS
+from bot.service.store.sql import SqlJobStore
+from tests.integration.store_backends import OPEN_IN_CHILD, Backend, EdgeRng, FakeClock
 
 KEY = JobKey("github", "org/repo", "7", "sha-a")
 
@@ -55,23 +32,14 @@ def key(revision: str = "sha-a", change: str = "7") -> JobKey:
     return JobKey("github", "org/repo", change, revision)
 
 
-def url_of(path: Path) -> str:
-    return f"sqlite:///{path}"  # absolute tmp path -> sqlite:////abs/...
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "jobs.db"
-
-
-@pytest.fixture
-def store(db: Path, clock: FakeClock) -> Iterator[SqliteJobStore]:
-    s = SqliteJobStore(url_of(db), clock=clock, max_attempts=3)
+def store(backend: Backend, clock: FakeClock) -> Iterator[SqlJobStore]:
+    s = backend.open(clock=clock, max_attempts=3)
     yield s
     s.close()
 
@@ -79,7 +47,7 @@ def store(db: Path, clock: FakeClock) -> Iterator[SqliteJobStore]:
 # --- enqueue: coalesce, recheck, supersede -------------------------------------------------
 
 
-def test_second_event_coalesces_into_the_queued_job(store: SqliteJobStore) -> None:
+def test_second_event_coalesces_into_the_queued_job(store: SqlJobStore) -> None:
     first = store.enqueue(KEY, {"n": 1}, delivery_id="d1")
     second = store.enqueue(KEY, {"n": 2}, delivery_id="d2")
     assert first.coalesced is False
@@ -93,7 +61,7 @@ def test_second_event_coalesces_into_the_queued_job(store: SqliteJobStore) -> No
     assert job.delivery_id == "d2"
 
 
-def test_event_while_running_coalesces_unless_recheck(store: SqliteJobStore) -> None:
+def test_event_while_running_coalesces_unless_recheck(store: SqlJobStore) -> None:
     first = store.enqueue(KEY, {})
     leased = store.lease("w1", 60)
     assert leased is not None and leased.id == first.job_id
@@ -108,7 +76,7 @@ def test_event_while_running_coalesces_unless_recheck(store: SqliteJobStore) -> 
     assert store.enqueue(KEY, {}, recheck=True).job_id == recheck.job_id
 
 
-def test_same_revision_done_is_not_reviewed_twice(store: SqliteJobStore) -> None:
+def test_same_revision_done_is_not_reviewed_twice(store: SqlJobStore) -> None:
     first = store.enqueue(KEY, {})
     job = store.lease("w1", 60)
     assert job is not None
@@ -119,7 +87,7 @@ def test_same_revision_done_is_not_reviewed_twice(store: SqliteJobStore) -> None
     assert store.lease("w1", 60) is None
 
 
-def test_recheck_after_done_queues_a_new_run(store: SqliteJobStore) -> None:
+def test_recheck_after_done_queues_a_new_run(store: SqlJobStore) -> None:
     first = store.enqueue(KEY, {})
     job = store.lease("w1", 60)
     assert job is not None
@@ -133,7 +101,7 @@ def test_recheck_after_done_queues_a_new_run(store: SqliteJobStore) -> None:
 
 
 def test_newer_revision_supersedes_older_queued_jobs_of_that_change(
-    store: SqliteJobStore,
+    store: SqlJobStore,
 ) -> None:
     running = store.enqueue(key("sha-0"), {}).job_id
     assert store.lease("w1", 60) is not None  # sha-0 is being reviewed
@@ -154,7 +122,7 @@ def test_newer_revision_supersedes_older_queued_jobs_of_that_change(
 
 @pytest.mark.parametrize("transient", [True, False], ids=["dead", "failed"])
 def test_failed_or_dead_revision_waits_for_a_recheck(
-    store: SqliteJobStore, clock: FakeClock, transient: bool
+    store: SqlJobStore, clock: FakeClock, transient: bool
 ) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     for _ in range(3 if transient else 1):  # max_attempts=3
@@ -171,7 +139,7 @@ def test_failed_or_dead_revision_waits_for_a_recheck(
     assert store.depth() == 1
 
 
-def test_superseded_revision_arriving_late_is_not_requeued(store: SqliteJobStore) -> None:
+def test_superseded_revision_arriving_late_is_not_requeued(store: SqlJobStore) -> None:
     old = store.enqueue(key("sha-a"), {}).job_id
     store.enqueue(key("sha-b"), {})
     late = store.enqueue(key("sha-a"), {})  # out-of-order redelivery of the old push
@@ -182,7 +150,7 @@ def test_superseded_revision_arriving_late_is_not_requeued(store: SqliteJobStore
 # --- leases --------------------------------------------------------------------------------
 
 
-def test_lease_and_complete(store: SqliteJobStore, clock: FakeClock) -> None:
+def test_lease_and_complete(store: SqlJobStore, clock: FakeClock) -> None:
     first = store.enqueue(key(change="1"), {"x": 1}).job_id
     second = store.enqueue(key(change="2"), {}).job_id
     job = store.lease("w1", 30)
@@ -203,9 +171,7 @@ def test_lease_and_complete(store: SqliteJobStore, clock: FakeClock) -> None:
     assert store.counts()[JobState.running] == 1
 
 
-def test_expired_lease_is_leased_again_after_a_crash(
-    store: SqliteJobStore, clock: FakeClock
-) -> None:
+def test_expired_lease_is_leased_again_after_a_crash(store: SqlJobStore, clock: FakeClock) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     assert store.lease("crashed", 30) is not None
     clock.advance(29)
@@ -220,7 +186,7 @@ def test_expired_lease_is_leased_again_after_a_crash(
         store.complete(job_id, "crashed", {})
 
 
-def test_heartbeat_extends_the_lease(store: SqliteJobStore, clock: FakeClock) -> None:
+def test_heartbeat_extends_the_lease(store: SqlJobStore, clock: FakeClock) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     assert store.lease("w1", 30) is not None
     clock.advance(20)
@@ -231,7 +197,7 @@ def test_heartbeat_extends_the_lease(store: SqliteJobStore, clock: FakeClock) ->
     assert store.lease("w2", 30) is not None
 
 
-def test_job_whose_workers_keep_crashing_goes_dead(store: SqliteJobStore, clock: FakeClock) -> None:
+def test_job_whose_workers_keep_crashing_goes_dead(store: SqlJobStore, clock: FakeClock) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     for _ in range(3):  # max_attempts=3
         assert store.lease("w", 10) is not None
@@ -243,22 +209,23 @@ def test_job_whose_workers_keep_crashing_goes_dead(store: SqliteJobStore, clock:
     assert job.last_error is not None and "lease expired" in job.last_error
 
 
-def test_two_stores_on_one_file_never_lease_the_same_job(db: Path) -> None:
-    setup = SqliteJobStore(url_of(db))
+def test_two_stores_never_lease_the_same_job(backend: Backend) -> None:
+    setup = backend.open()
     ids = {setup.enqueue(key(change=str(n)), {}).job_id for n in range(200)}
-    stores = [SqliteJobStore(url_of(db)) for _ in range(2)]
+    stores = [backend.open() for _ in range(2)]
     leased: list[int] = []
     guard = threading.Lock()
     start = threading.Barrier(4)
 
-    def work(s: SqliteJobStore, owner: str) -> None:
+    def work(s: SqlJobStore, owner: str) -> None:
         start.wait()
         while (job := s.lease(owner, 600)) is not None:
             with guard:
                 leased.append(job.id)
             s.complete(job.id, owner, {})
 
-    # Two threads per store object: the in-object lock and BEGIN IMMEDIATE both get used.
+    # Two threads per store object: its own serialisation (SQLite's lock, PostgreSQL's
+    # pool) and the database's (BEGIN IMMEDIATE, SKIP LOCKED) both get used.
     threads = [
         threading.Thread(target=work, args=(s, f"w{i}{j}"))
         for i, s in enumerate(stores)
@@ -275,14 +242,13 @@ def test_two_stores_on_one_file_never_lease_the_same_job(db: Path) -> None:
         s.close()
 
 
-WORKER = textwrap.dedent(
+WORKER = OPEN_IN_CHILD + textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from bot.service.store.sqlite import SqliteJobStore
 
     url, owner, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    store = SqliteJobStore(url)
+    store = open_url(url)
     while not go.exists():
         time.sleep(0.005)
     while (job := store.lease(owner, 600)) is not None:
@@ -293,15 +259,18 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_processes_leasing_concurrently_take_each_job_once(db: Path, tmp_path: Path) -> None:
-    setup = SqliteJobStore(url_of(db))
+def test_processes_leasing_concurrently_take_each_job_once(
+    backend: Backend, tmp_path: Path
+) -> None:
+    setup = backend.open()
     ids = {setup.enqueue(key(change=str(n)), {}).job_id for n in range(300)}
     go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, url_of(db), f"proc{n}", str(go)],
+            [sys.executable, "-c", WORKER, backend.url, f"proc{n}", str(go)],
             stdout=subprocess.PIPE,
             text=True,
+            env=backend.child_env(),
         )
         for n in range(2)
     ]
@@ -322,17 +291,67 @@ def test_processes_leasing_concurrently_take_each_job_once(db: Path, tmp_path: P
     setup.close()
 
 
-def test_enqueued_job_survives_a_process_crash(db: Path) -> None:
+ENQUEUER = OPEN_IN_CHILD + textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from bot.model import JobKey
+
+    url, go = sys.argv[1], Path(sys.argv[2])
+    store = open_url(url)
+    while not go.exists():
+        time.sleep(0.001)
+    # Every process pushes the same revisions of the same few changes: most enqueues
+    # meet another process's enqueue of the same change.
+    for push in range(100):
+        for change in range(3):
+            store.enqueue(JobKey("github", "o/r", str(change), f"r{push}"), {})
+    store.close()
+    """
+)
+
+
+def test_processes_enqueueing_one_change_together_coalesce_as_one(
+    backend: Backend, tmp_path: Path
+) -> None:
+    # Without a lock per change, two processes could both find no job of a revision and
+    # insert one each, or each supersede all but its own uncommitted one: two left queued.
+    go = tmp_path / "go"
+    backend.open().close()  # the schema, before the race
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", ENQUEUER, backend.url, str(go)],
+            env=backend.child_env(),
+        )
+        for _ in range(4)
+    ]
+    go.touch()
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    store = backend.open()
+    jobs = store.list(limit=10_000)
+    assert Counter(j.key for j in jobs).most_common(1)[0][1] == 1
+    assert len(jobs) == 3 * 100
+    queued = Counter(j.key.change for j in jobs if j.state == JobState.queued)
+    assert queued == {"0": 1, "1": 1, "2": 1}
+    store.close()
+
+
+def test_enqueued_job_survives_a_process_crash(backend: Backend) -> None:
     # The child enqueues and dies without close(): the commit alone must make it durable.
-    code = (
+    code = OPEN_IN_CHILD + (
         "import os, sys\nfrom bot.model import JobKey\n"
-        "from bot.service.store.sqlite import SqliteJobStore\n"
-        "s = SqliteJobStore(sys.argv[1])\n"
+        "s = open_url(sys.argv[1])\n"
         "s.enqueue(JobKey('github', 'o/r', '1', 'abc'), {'k': 'v'})\n"
         "os._exit(0)\n"
     )
-    subprocess.run([sys.executable, "-c", code, url_of(db)], check=True, timeout=60)
-    store = SqliteJobStore(url_of(db))
+    subprocess.run(
+        [sys.executable, "-c", code, backend.url],
+        check=True,
+        timeout=60,
+        env=backend.child_env(),
+    )
+    store = backend.open()
     job = store.lease("w", 60)
     assert job is not None
     assert (job.key, job.payload) == (JobKey("github", "o/r", "1", "abc"), {"k": "v"})
@@ -343,12 +362,10 @@ def test_enqueued_job_survives_a_process_crash(db: Path) -> None:
 
 
 def test_transient_failure_backs_off_with_full_jitter_within_bounds(
-    db: Path, clock: FakeClock
+    backend: Backend, clock: FakeClock
 ) -> None:
     rng = EdgeRng(top=True)
-    store = SqliteJobStore(
-        url_of(db), clock=clock, rng=rng, max_attempts=10, backoff_base=2.0, backoff_cap=10.0
-    )
+    store = backend.open(clock=clock, rng=rng, max_attempts=10, backoff_base=2.0, backoff_cap=10.0)
     job_id = store.enqueue(KEY, {}).job_id
     delays = []
     for _ in range(5):
@@ -366,16 +383,16 @@ def test_transient_failure_backs_off_with_full_jitter_within_bounds(
     store.close()
 
 
-def test_seeded_jitter_stays_inside_the_range(db: Path, clock: FakeClock) -> None:
-    store = SqliteJobStore(url_of(db), clock=clock, rng=random.Random(1), max_attempts=100)
+def test_seeded_jitter_stays_inside_the_range(backend: Backend, clock: FakeClock) -> None:
+    store = backend.open(clock=clock, rng=random.Random(1), max_attempts=100)
     samples = [store.backoff(4) for _ in range(500)]
     assert all(0.0 <= s <= 16.0 for s in samples)
     assert max(samples) - min(samples) > 8.0  # jittered, not a constant
     store.close()
 
 
-def test_retry_after_is_a_floor_on_the_backoff(db: Path, clock: FakeClock) -> None:
-    store = SqliteJobStore(url_of(db), clock=clock, rng=EdgeRng(top=True))
+def test_retry_after_is_a_floor_on_the_backoff(backend: Backend, clock: FakeClock) -> None:
+    store = backend.open(clock=clock, rng=EdgeRng(top=True))
     job_id = store.enqueue(KEY, {}).job_id
     assert store.lease("w", 60) is not None
     store.fail(job_id, "w", "429", transient=True, retry_after=120.0)
@@ -392,7 +409,7 @@ def test_retry_after_is_a_floor_on_the_backoff(db: Path, clock: FakeClock) -> No
     store.close()
 
 
-def test_dead_letter_after_max_attempts(store: SqliteJobStore, clock: FakeClock) -> None:
+def test_dead_letter_after_max_attempts(store: SqlJobStore, clock: FakeClock) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     states = []
     for _ in range(3):  # max_attempts=3
@@ -406,7 +423,7 @@ def test_dead_letter_after_max_attempts(store: SqliteJobStore, clock: FakeClock)
     assert [j.id for j in store.list(JobState.dead)] == [job_id]
 
 
-def test_non_transient_failure_fails_at_once(store: SqliteJobStore) -> None:
+def test_non_transient_failure_fails_at_once(store: SqlJobStore) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     assert store.lease("w", 60) is not None
     assert store.fail(job_id, "w", "404 change gone", transient=False) == JobState.failed
@@ -417,7 +434,7 @@ def test_non_transient_failure_fails_at_once(store: SqliteJobStore) -> None:
 
 
 def test_release_on_shutdown_requeues_without_counting_the_attempt(
-    store: SqliteJobStore,
+    store: SqlJobStore,
 ) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     assert store.lease("w1", 60) is not None
@@ -432,7 +449,7 @@ def test_release_on_shutdown_requeues_without_counting_the_attempt(
 
 
 def test_retry_brings_a_dead_job_back_with_attempts_reset(
-    store: SqliteJobStore, clock: FakeClock
+    store: SqlJobStore, clock: FakeClock
 ) -> None:
     job_id = store.enqueue(KEY, {}).job_id
     for _ in range(3):
@@ -454,7 +471,7 @@ def test_retry_brings_a_dead_job_back_with_attempts_reset(
 
 
 def test_delivery_ids_are_deduplicated_within_the_ttl(
-    store: SqliteJobStore, clock: FakeClock, db: Path
+    store: SqlJobStore, clock: FakeClock, backend: Backend
 ) -> None:
     assert store.record_delivery("abc", ttl_seconds=60) is True
     clock.advance(59)
@@ -465,114 +482,17 @@ def test_delivery_ids_are_deduplicated_within_the_ttl(
     for n in range(50):
         store.record_delivery(f"id{n}", ttl_seconds=60)
         clock.advance(10)
-    with sqlite3.connect(db) as raw:
-        (rows,) = raw.execute("SELECT count(*) FROM deliveries").fetchone()
-    assert rows <= 7
+    assert backend.scalar("SELECT count(*) FROM deliveries") <= 7
 
 
 # --- readiness and urls --------------------------------------------------------------------
 
 
-def test_ping_passes_on_a_writable_store(store: SqliteJobStore) -> None:
+def test_ping_passes_on_a_writable_store(store: SqlJobStore) -> None:
     store.ping()
 
 
-def test_ping_fails_on_a_store_opened_read_only(db: Path) -> None:
-    SqliteJobStore(url_of(db)).close()
-    # SQLite itself refuses writes on a mode=ro open, even for root.
-    ro = SqliteJobStore(url_of(db) + "?mode=ro")
-    assert ro.depth() == 0  # still readable
-    with pytest.raises(StoreError, match="not writable"):
-        ro.ping()
-    ro.close()
-
-
-READ_ONLY_PING = textwrap.dedent(
-    """
-    import os, sys
-    from pathlib import Path
-    from bot.errors import StoreError
-    from bot.service.store.sqlite import SqliteJobStore
-
-    # As root chmod does not stop writes, so drop to nobody (after the imports: the
-    # interpreter lives under /root, which nobody cannot read).
-    if os.geteuid() == 0:
-        os.setgid(65534)
-        os.setuid(65534)
-    path, before_open = Path(sys.argv[1]) / "jobs.db", sys.argv[2] == "1"
-    url = "sqlite:///" + str(path)
-    store = SqliteJobStore(url)
-    store.ping()
-    store.close()
-    os.chmod(path, 0o444)
-    if not before_open:
-        os.chmod(path, 0o644)
-    store = SqliteJobStore(url)
-    os.chmod(path, 0o444)  # for ro-after-open: read-only once the connection is open
-    try:
-        store.ping()
-    except StoreError as exc:
-        print(exc)
-        sys.exit(0)
-    sys.exit(3)  # ping passed on a read-only file: the test fails
-    """
-)
-
-
-@pytest.mark.parametrize("before_open", [True, False], ids=["ro-at-open", "ro-after-open"])
-def test_ping_fails_on_a_read_only_file(before_open: bool) -> None:
-    # A fresh process (not a fork of this threaded one); tmp_path's parents are root-only,
-    # so use a directory nobody owns.
-    work = tempfile.mkdtemp(prefix="queue-ro-")
-    try:
-        if os.geteuid() == 0:
-            os.chown(work, 65534, 65534)
-        child = subprocess.run(
-            [sys.executable, "-c", READ_ONLY_PING, work, "1" if before_open else "0"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert child.returncode == 0, child.stdout + child.stderr
-        assert "not writable" in child.stdout
-    finally:
-        for name in os.listdir(work):
-            os.unlink(os.path.join(work, name))
-        os.rmdir(work)
-
-
-def test_bad_url_scheme_is_a_clear_error() -> None:
-    with pytest.raises(StoreError, match="unsupported scheme 'postgresql'"):
-        SqliteJobStore("postgresql://db/jobs")
-    with pytest.raises(StoreError, match="unsupported"):
-        SqliteJobStore("sqlite://relative-without-third-slash.db")
-
-
-def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="does not exist"):
-        SqliteJobStore(url_of(tmp_path / "missing" / "jobs.db"))
-    a_file = tmp_path / "plain-file"
-    a_file.write_text("")
-    with pytest.raises(StoreError, match="not a directory"):
-        SqliteJobStore(url_of(a_file / "jobs.db"))
-    with pytest.raises(StoreError, match="is a directory"):
-        SqliteJobStore(url_of(tmp_path))
-
-
-def test_relative_and_memory_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    rel = SqliteJobStore("sqlite:///rel.db")
-    rel.enqueue(KEY, {})
-    rel.close()
-    assert (tmp_path / "rel.db").is_file()
-    mem = SqliteJobStore("sqlite:///:memory:")
-    mem.enqueue(KEY, {})
-    assert mem.depth() == 1
-    mem.ping()
-    mem.close()
-
-
-def test_list_and_counts(store: SqliteJobStore) -> None:
+def test_list_and_counts(store: SqlJobStore) -> None:
     ids = [store.enqueue(key(change=str(n)), {}).job_id for n in range(3)]
     job = store.lease("w", 60)
     assert job is not None
@@ -584,13 +504,13 @@ def test_list_and_counts(store: SqliteJobStore) -> None:
     assert [j.id for j in store.list(JobState.running)] == [ids[0]]
 
 
-def test_sqlite_store_implements_the_interface(store: SqliteJobStore) -> None:
-    # The webhook service codes against JobStore; a PostgreSQL store must pass this too.
+def test_store_implements_the_interface(store: SqlJobStore) -> None:
+    # The webhook service codes against JobStore, never a backend.
     assert isinstance(store, JobStore)
 
 
 def test_newer_revision_of_a_running_job_is_reported_for_the_worker(
-    store: SqliteJobStore,
+    store: SqlJobStore,
 ) -> None:
     old = store.enqueue(JobKey("github", "o/r", "5", "aaa"), {}).job_id
     other_change = store.enqueue(JobKey("github", "o/r", "6", "zzz"), {}).job_id
@@ -603,13 +523,77 @@ def test_newer_revision_of_a_running_job_is_reported_for_the_worker(
     assert store.newer_revision(other_change) is None
 
 
-@pytest.mark.parametrize(("durability", "level"), [("process", 1), ("power", 2)])
-def test_durability_sets_how_often_sqlite_syncs(db: Path, durability: str, level: int) -> None:
-    s = SqliteJobStore(url_of(db), durability=durability)
-    try:
-        # 1 is NORMAL (enough in WAL mode for a killed process), 2 is FULL (power loss).
-        assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == level
-    finally:
-        s.close()
-    with pytest.raises(ValueError, match="durability"):
-        SqliteJobStore(url_of(db), durability="sometimes")
+# --- schema migrations ---------------------------------------------------------------------
+
+
+def test_a_new_store_is_at_the_latest_schema_and_reopening_applies_nothing(
+    backend: Backend,
+) -> None:
+    store = backend.open()
+    status = store.schema()
+    assert [m.version for m in status.applied] == [m.version for m in MIGRATIONS]
+    assert status.pending == () and status.version == MIGRATIONS[-1].version
+    assert store.migrate() == ()
+    store.close()
+    again = backend.open()
+    assert again.schema().applied == status.applied  # same rows, same times
+    again.close()
+
+
+MIGRATOR = OPEN_IN_CHILD + textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+
+    url, go = sys.argv[1], Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.001)
+    store = open_url(url)  # migrates at open, as `serve` does
+    print(",".join(map(str, store.applied_at_open)), flush=True)
+    store.close()
+    """
+)
+
+
+def test_processes_starting_together_apply_each_migration_once(
+    backend: Backend, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATOR, backend.url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=backend.child_env(),
+        )
+        for _ in range(4)
+    ]
+    go.touch()
+    applied = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        applied.append(out.strip())
+    latest = ",".join(str(m.version) for m in MIGRATIONS)
+    # One process applied every step; the others waited on the lock and found none left.
+    assert sorted(applied) == ["", "", "", latest]
+    assert backend.scalar("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
+
+
+def test_a_schema_newer_than_this_code_is_refused(backend: Backend) -> None:
+    backend.open().close()
+    backend.query("INSERT INTO schema_migrations (version, name, applied) VALUES (999, 'x', 0)")
+    for create in (True, False):
+        with pytest.raises(StoreError, match="schema version 999 is newer"):
+            backend.open(create=create)
+
+
+def test_opening_without_create_needs_a_current_schema(backend: Backend) -> None:
+    backend.open().close()
+    backend.query("DROP TABLE schema_migrations")  # as if made by an older review-bot
+    with pytest.raises(StoreError, match=r"version 0, this review-bot needs .*db migrate"):
+        backend.open(create=False)
+    backend.query("DROP TABLE jobs")
+    with pytest.raises(StoreError, match="not a review-bot store"):
+        backend.open(create=False)
