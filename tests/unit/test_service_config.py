@@ -105,9 +105,30 @@ def test_example_commented_platform_keys_are_valid(env: pytest.MonkeyPatch) -> N
     assert config.platforms.github.token.get_secret_value() == SECRET
 
 
-def test_storage_url_must_be_sqlite(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path, "storage:\n  url: postgres://db/x\n"))
-    assert f"{tmp_path / 'review-bot.yaml'}:2: storage.url: storage.url must be a sqlite" in text
+def test_storage_url_is_sqlite_or_postgresql(tmp_path: Path) -> None:
+    text = load_error(write(tmp_path, "storage:\n  url: mysql://db/x\n"))
+    where = tmp_path / "review-bot.yaml"
+    assert f"{where}:2: storage.url: storage.url must be sqlite:///PATH" in text
+    config = load_config(write(tmp_path, "storage:\n  url: postgresql://bot@db:5432/reviews\n"))
+    assert config.storage.is_postgres
+
+
+def test_postgresql_url_names_host_and_database_and_never_the_password(tmp_path: Path) -> None:
+    text = load_error(write(tmp_path, "storage:\n  url: postgresql://bot@db\n"))
+    assert "storage.url: a PostgreSQL storage.url names a host and a database" in text
+    text = load_error(write(tmp_path, "storage:\n  url: postgresql://bot:hunter2@db/reviews\n"))
+    assert "storage.url must not carry the password" in text
+    assert "hunter2" not in text
+
+
+def test_storage_password_is_for_postgresql_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_PW", "pw")
+    text = load_error(write(tmp_path, "storage:\n  url: sqlite:///x.db\n  password: ${DB_PW}\n"))
+    assert "password is for a postgresql:// storage.url" in text
+    text = load_error(write(tmp_path, "storage:\n  url: postgresql://bot@db/r\n  password: pw\n"))
+    assert "storage.password: a secret must not be written into the config" in text
 
 
 def test_unknown_service_keys_are_named_by_path_and_line(tmp_path: Path) -> None:
