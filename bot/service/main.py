@@ -9,6 +9,7 @@ which finishes or releases in-flight jobs within server.shutdown_grace_seconds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from bot.platforms.stub import StubAdapter
 from bot.service.app import create_app
 from bot.service.logs import configure_logging
 from bot.service.metrics import Metrics
+from bot.service.serve_lock import serve_lock
 from bot.service.store import open_store
 from bot.service.worker import Worker
 
@@ -113,7 +115,10 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     # Bound before anything else is made: a port in use leaves no store, worker or pool.
     sockets = listen(host, port)
     try:
-        _run(config, host, sockets)
+        # After binding: a bad address touches nothing else, not even the lock file. Before
+        # the store: a second serve on a SQLite file never migrates, leases or starts a pool.
+        with serve_lock(config.storage) or contextlib.nullcontext():
+            _run(config, host, sockets)
     finally:
         for sock in sockets:
             sock.close()
