@@ -228,6 +228,31 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (jobs_list, jobs_show, jobs_retry):
         sub.set_defaults(run=_run_jobs)
 
+    db = commands.add_parser(
+        "db",
+        help="show or apply the job store's schema migrations",
+        description="The job store's schema. `serve` applies pending migrations when it "
+        "starts; these commands show or apply them by hand, under the same lock, so they "
+        "are safe while replicas run.",
+    )
+    db_cmds = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    db_status = db_cmds.add_parser(
+        "status",
+        help="applied and pending migrations",
+        description="List the applied and pending migrations of the store named by "
+        "storage.url. Exit 0 when the schema is current, 1 when migrations are pending, "
+        "2 on an error (a schema newer than this review-bot included).",
+    )
+    db_migrate = db_cmds.add_parser(
+        "migrate",
+        help="apply the pending migrations",
+        description="Apply the pending migrations, each once, under the store's lock "
+        "(a PostgreSQL advisory lock; SQLite's write lock). A SQLite file is created.",
+    )
+    for sub in (db_status, db_migrate):
+        _add_config_arg(sub)
+        sub.set_defaults(run=_run_db)
+
     config = commands.add_parser(
         "config", help="validate a configuration file", description="Configuration tools."
     )
@@ -271,6 +296,12 @@ def _run_jobs(args: argparse.Namespace) -> int:
     from bot.cli.jobs import cmd_jobs
 
     return cmd_jobs(args)
+
+
+def _run_db(args: argparse.Namespace) -> int:
+    from bot.cli.db import cmd_db
+
+    return cmd_db(args)
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -63,14 +63,16 @@ class JobStore(Protocol):
     def subscribe(self, callback: Callable[[], None]) -> None: ...
     def schema(self) -> SchemaStatus: ...
     def migrate(self) -> tuple[int, ...]: ...
+    def prepare_schema(self, *, create: bool) -> None: ...
     def close(self) -> None: ...
 
 
-def open_store(config: Config, *, create: bool = True) -> JobStore:
+def open_store(config: Config, *, create: bool = True, check_schema: bool = True) -> JobStore:
     """The store ``storage.url`` names, with the config's retry policy.
 
     ``create`` makes the store (SQLite) and applies pending migrations; without it the
     store must exist with a current schema, else a StoreError says what to do.
+    ``check_schema=False`` opens it with its schema as it is, for `db status`.
     """
     storage, w = config.storage, config.workers
     policy = {
@@ -78,6 +80,7 @@ def open_store(config: Config, *, create: bool = True) -> JobStore:
         "backoff_base": w.backoff_base_seconds,
         "backoff_cap": w.backoff_cap_seconds,
         "create": create,
+        "check_schema": check_schema,
     }
     if storage.is_postgres:
         from bot.service.store.postgres import PostgresJobStore

@@ -89,8 +89,10 @@ class PostgresJobStore(SqlJobStore):
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         create: bool = True,
+        check_schema: bool = True,
     ) -> None:
-        """``create`` applies pending migrations; without it the schema must be current."""
+        """``create`` applies pending migrations; without it the schema must be current.
+        ``check_schema=False`` leaves the schema as it is (`db status` reports on it)."""
         super().__init__(
             url,
             max_attempts=max_attempts,
@@ -125,7 +127,8 @@ class PostgresJobStore(SqlJobStore):
         )
         try:
             self._pool.open(wait=True, timeout=CONNECT_SECONDS)
-            self.prepare_schema(create=create)
+            if check_schema:
+                self.prepare_schema(create=create)
         except BaseException:
             self._pool.close()
             raise

@@ -88,9 +88,11 @@ class SqliteJobStore(SqlJobStore):
         rng: random.Random | None = None,
         durability: str = "process",
         create: bool = True,
+        check_schema: bool = True,
     ) -> None:
         """``create=False`` opens an existing store only (the CLI's reading commands):
-        no file, or a file without the jobs table, is a StoreError and nothing is made."""
+        no file, or a file without the jobs table, is a StoreError and nothing is made.
+        ``check_schema=False`` leaves the schema as it is (`db status` reports on it)."""
         if durability not in ("process", "power"):
             raise ValueError("durability must be 'process' or 'power'")
         super().__init__(
@@ -131,7 +133,8 @@ class SqliteJobStore(SqlJobStore):
             # bench/webhook_load.py, p99 ack latency 45 ms with NORMAL, 100 ms with FULL.
             sync = "FULL" if durability == "power" else "NORMAL"
             self._conn.execute(f"PRAGMA synchronous = {sync}")
-            self.prepare_schema(create=create)
+            if check_schema:
+                self.prepare_schema(create=create)
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(url, f"cannot initialise: {exc}") from exc
