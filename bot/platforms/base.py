@@ -56,7 +56,17 @@ class WebhookRoute:
 # Where a background task hands the events it receives: the same path as a webhook's
 # (dedupe, enqueue, wake the worker). It raises when the store cannot take the event.
 EventSink = Callable[["ParsedEvent | Ignored"], Awaitable[None]]
-BackgroundTask = Callable[[EventSink], Awaitable[None]]
+
+
+class Checkpoint(Protocol):
+    """How far a background task got (an epoch time), kept in the job store: a task that
+    starts again, here or on another replica that took over, resumes from there."""
+
+    async def load(self) -> float | None: ...
+    async def save(self, value: float) -> None: ...
+
+
+BackgroundTask = Callable[[EventSink, Checkpoint], Awaitable[None]]
 
 
 @runtime_checkable
@@ -91,7 +101,8 @@ class PlatformAdapter(Protocol):
 
     def background_tasks(self) -> list[BackgroundTask]:
         """Long-lived coroutines run beside the routes (e.g. a Gerrit stream-events
-        listener); they are started with the app and cancelled on shutdown."""
+        listener) on the replica that leads, one at a time across replicas; they are
+        cancelled when it stops leading, and on shutdown."""
         ...
 
     def health(self) -> dict[str, Any]:
@@ -132,6 +143,7 @@ class AdapterRegistry:
 __all__ = [
     "AdapterRegistry",
     "BackgroundTask",
+    "Checkpoint",
     "EventSink",
     "Headers",
     "Ignored",

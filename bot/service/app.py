@@ -31,6 +31,7 @@ from bot.platforms.base import (
 )
 from bot.service.metrics import CONTENT_TYPE, Metrics
 from bot.service.store import JobStore
+from bot.service.store.leader import Leadership, SoleLeader
 from bot.service.worker import Worker
 
 log = logging.getLogger("bot.service.app")
@@ -45,12 +46,35 @@ ADAPTERS: web.AppKey[AdapterRegistry] = web.AppKey("adapters", AdapterRegistry)
 WORKER: web.AppKey[Worker | None] = web.AppKey("worker")
 
 
+# The meta key of the replica that took the lead last; readyz shows it.
+LEADER_CHECKPOINT = "leader"
+
+
 def _json(code: int, **body: Any) -> web.Response:
     return web.json_response(body, status=code)
 
 
 class _StoreDown(Exception):
     """The store could not take an event (logged where it happened)."""
+
+
+class _StoreCheckpoint:
+    """A background task's `Checkpoint`, as an epoch time in the store's meta table."""
+
+    def __init__(self, hooks: _Webhooks, name: str) -> None:
+        self._hooks = hooks
+        self._name = name
+
+    async def load(self) -> float | None:
+        text = await self._hooks.call(self._hooks.store.read_checkpoint, self._name)
+        try:
+            return None if text is None else float(text)
+        except ValueError:
+            log.warning("checkpoint %s is not a time: %r; starting afresh", self._name, text)
+            return None
+
+    async def save(self, value: float) -> None:
+        await self._hooks.call(self._hooks.store.write_checkpoint, self._name, repr(value))
 
 
 class _Webhooks:
@@ -64,8 +88,10 @@ class _Webhooks:
         executor: Executor,
         worker: Worker | None,
         adapters: AdapterRegistry,
+        leadership: Leadership,
     ) -> None:
         self.adapters = adapters
+        self.leadership = leadership
         self.config = config
         self.store = store
         self.metrics = metrics
@@ -186,13 +212,48 @@ class _Webhooks:
             await asyncio.wait_for(self.call(self.store.ping), STORE_TIMEOUT)
         except Exception as exc:
             reason = f"store: {exc}" if str(exc) else f"store: {type(exc).__name__}"
-            return _json(503, status="not ready", reason=reason)
+            return _json(503, status="not ready", reason=reason, **self.me())
         if self.worker is None or not self.worker.running:
-            return _json(503, status="not ready", reason="worker loop not running")
+            return _json(
+                503, status="not ready", reason="worker loop not running", **await self.replica()
+            )
         # An adapter's own state (Gerrit's stream) is shown, not judged: a stream that is
         # reconnecting must not take the webhook routes out of the load balancer.
         platforms = {a.name: h for a in self.adapters if (h := a.health())}
-        return _json(200, status="ready", **({"platforms": platforms} if platforms else {}))
+        return _json(
+            200,
+            status="ready",
+            **await self.replica(),
+            **({"platforms": platforms} if platforms else {}),
+        )
+
+    def me(self) -> dict[str, Any]:
+        """Who this replica is and whether it leads: in every readyz answer."""
+        return {"replica": self.leadership.replica, "leading": self.leadership.leading}
+
+    async def replica(self) -> dict[str, Any]:
+        """``me()``, and which replica took the lead last (as the store has it)."""
+        try:
+            leader = await self.call(self.store.read_checkpoint, LEADER_CHECKPOINT)
+        except Exception:  # the ping above passed; a failure now is not worth a 503
+            leader = None
+        return {**self.me(), "leader": leader}
+
+    async def lead(self) -> None:
+        """What the leader runs: every adapter's background tasks, each resuming from
+        its checkpoint in the store."""
+        replica = self.leadership.replica
+        try:
+            await self.call(self.store.write_checkpoint, LEADER_CHECKPOINT, replica)
+        except Exception as exc:  # only readyz reads it: not a reason to lead nothing
+            log.warning("cannot record the leader: %s", exc, extra={"replica": replica})
+        runs = [
+            run(self.sink(adapter.name), _StoreCheckpoint(self, f"{adapter.name}.{n}"))
+            for adapter in self.adapters
+            for n, run in enumerate(adapter.background_tasks())
+        ]
+        await asyncio.gather(*runs)
+        await asyncio.Event().wait()  # nothing (more) to run: lead until told to stop
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         # Rendering calls the queue-depth callback, a store read: off the loop.
@@ -211,9 +272,11 @@ def create_app(
     metrics: Metrics,
     worker: Worker | None = None,
     store_executor: Executor | None = None,
+    leadership: Leadership | None = None,
 ) -> web.Application:
     """The service app. With ``worker`` the app starts it on startup and stops it (with
-    the shutdown grace) on cleanup; adapters' background tasks live as long as the app."""
+    the shutdown grace) on cleanup. Adapters' background tasks run while ``leadership``
+    says this replica leads (without one, it always does)."""
     registry = (
         adapters if isinstance(adapters, AdapterRegistry) else AdapterRegistry(list(adapters))
     )
@@ -226,7 +289,8 @@ def create_app(
     app[WORKER] = worker
     own_executor = store_executor is None
     executor = store_executor or ThreadPoolExecutor(4, thread_name_prefix="webhook-store")
-    hooks = _Webhooks(config, store, metrics, executor, worker, registry)
+    leadership = leadership or SoleLeader(worker.owner if worker is not None else "app")
+    hooks = _Webhooks(config, store, metrics, executor, worker, registry, leadership)
     metrics.track_platforms(lambda: {a.name: a.health() for a in registry})
     metrics.track_queue_depth(store.depth)
 
@@ -238,11 +302,7 @@ def create_app(
     app.router.add_get("/metrics", hooks.metrics_page)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(run(hooks.sink(adapter.name)), name=f"{adapter.name}-background")
-            for adapter in registry
-            for run in adapter.background_tasks()
-        ]
+        tasks = [asyncio.create_task(leadership.run(hooks.lead), name="leadership")]
         if worker is not None:
             await worker.start()
         yield

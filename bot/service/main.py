@@ -127,6 +127,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
 def _run(config: Config, host: str, sockets: list[socket.socket]) -> None:
     store = open_store(config)
     try:
+        if store.applied_at_open:
+            log.info("schema migrated", extra={"versions": list(store.applied_at_open)})
         metrics = Metrics()
         adapters = build_adapters(config, metrics)
         if not adapters.names():
@@ -135,7 +137,11 @@ def _run(config: Config, host: str, sockets: list[socket.socket]) -> None:
                 "enable one under platforms (github, gerrit or stub)"
             )
         worker = Worker(config, store, adapters, metrics=metrics)
-        app = create_app(config, store, adapters, metrics=metrics, worker=worker)
+        replica = worker.owner
+        leadership = store.leadership(replica, on_change=metrics.leadership_hook(replica))
+        app = create_app(
+            config, store, adapters, metrics=metrics, worker=worker, leadership=leadership
+        )
         port = sockets[0].getsockname()[1]  # the one the system chose for port 0
 
         def started(*_: object) -> None:

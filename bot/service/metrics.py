@@ -80,6 +80,19 @@ class Metrics:
             registry=r,
         )
 
+        self.leader = Gauge(
+            "review_bot_leader",
+            "1 while this replica leads (runs the platforms' background tasks), else 0.",
+            ["replica"],
+            registry=r,
+        )
+        self.leader_elected = Counter(
+            "review_bot_leader_elected",
+            "Times this replica became the leader.",
+            ["replica"],
+            registry=r,
+        )
+
         self.github_requests = Counter(
             "github_api_requests",
             "GitHub API requests, by endpoint template and HTTP status ('none': no answer).",
@@ -93,6 +106,18 @@ class Metrics:
             ["endpoint", "status"],
             registry=r,
         )
+
+    def leadership_hook(self, replica: str) -> Callable[[bool], None]:
+        """A `Leadership` on_change hook: this replica's leader gauge and elections. The
+        replica label is this process's own id, one value per process."""
+        self.leader.labels(replica).set(0)
+
+        def changed(leading: bool) -> None:
+            self.leader.labels(replica).set(1 if leading else 0)
+            if leading:
+                self.leader_elected.labels(replica).inc()
+
+        return changed
 
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
         """Read the depth at scrape time; a broken store shows as NaN, not a crash."""

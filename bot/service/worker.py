@@ -112,6 +112,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wake = asyncio.Event()
+        self._subscribed = False
         self._leases = 0
 
     @property
@@ -129,7 +130,18 @@ class Worker:
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            if not self._subscribed:
+                # Jobs queued by another replica (PostgreSQL's NOTIFY) wake us as our own do.
+                self.store.subscribe(self._wake_from_thread(asyncio.get_running_loop()))
+                self._subscribed = True
             self._task = asyncio.create_task(self._run(), name="review-bot-worker")
+
+    def _wake_from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+                loop.call_soon_threadsafe(self._wake.set)
+
+        return wake
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop leasing; give in-flight jobs ``grace`` seconds, then cancel and release them."""

@@ -336,6 +336,49 @@ async def test_without_any_event_the_catch_up_starts_when_the_first_connection_c
 
 
 @pytest.mark.asyncio
+async def test_a_resumed_listener_catches_up_on_its_first_connection(
+    fake: FakeGerritSsh,
+) -> None:
+    """A listener taking over (a restart, another replica) fills the gap since the
+    checkpoint; its progress stays at the checkpoint until that catch-up is done."""
+    rec = Recorder()
+    rec.hold_catch_up = asyncio.Event()
+    now = [1763900500.0]
+    listener = StreamListener(
+        ssh_config(fake),
+        rec.on_event,
+        rec.catch_up,
+        clock=lambda: now[0],
+        resume_since=1763900000.0,
+    )
+    assert listener.progress() == 1763900000.0  # not connected yet: the checkpoint itself
+    async with running(listener):
+        await streaming(fake, listener, 1)
+        await until("a catch-up", lambda: len(rec.catch_ups) == 1)
+        assert rec.catch_ups == [1763900000.0]
+        fake.emit(fixture("patchset-created", 1763900600))
+        await until("the event", lambda: len(rec.events) == 1)
+        # A newer event arrived, but the gap before it is not filled yet.
+        assert listener.progress() == 1763900000.0
+        rec.hold_catch_up.set()
+        await until("the catch-up to finish", lambda: rec.catch_up_done == 1)
+        assert listener.progress() == 1763900600
+
+
+@pytest.mark.asyncio
+async def test_a_fresh_listener_reports_no_progress_until_it_connects(
+    fake: FakeGerritSsh,
+) -> None:
+    rec = Recorder()
+    listener = StreamListener(ssh_config(fake), rec.on_event, rec.catch_up, clock=lambda: 42.0)
+    assert listener.progress() is None
+    async with running(listener):
+        await streaming(fake, listener, 1)
+        assert listener.progress() == 42.0  # nothing missed since the first connection
+        assert rec.catch_ups == []
+
+
+@pytest.mark.asyncio
 async def test_a_failed_catch_up_keeps_the_stream_and_is_retried_from_its_start(
     fake: FakeGerritSsh, caplog: pytest.LogCaptureFixture
 ) -> None:

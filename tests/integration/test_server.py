@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -281,6 +282,14 @@ async def test_readyz_needs_the_worker_loop(store: SqliteJobStore, tmp_path: Pat
     async with serve(store, StubAdapter(TOKEN), with_worker=True, tmp_path=tmp_path) as svc:
         status, text = await svc.get("/readyz")
         assert status == 200, text
+        # One process on SQLite leads by itself, and says so (once it has recorded it).
+        for _ in range(100):
+            body = json.loads((await svc.get("/readyz"))[1])
+            if body["leader"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert body["leading"] is True
+        assert body["leader"] == body["replica"] and body["replica"]
 
 
 @pytest.mark.timeout(120)

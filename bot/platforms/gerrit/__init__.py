@@ -26,6 +26,7 @@ from bot.model import Change, ChangedFile, FileStatus, Job, ReviewPlan, Severity
 from bot.platforms import common
 from bot.platforms.base import (
     BackgroundTask,
+    Checkpoint,
     EventSink,
     Headers,
     Ignored,
@@ -152,7 +153,7 @@ class GerritAdapter:
             return []
         return [self._listen]
 
-    async def _listen(self, sink: EventSink) -> None:
+    async def _listen(self, sink: EventSink, checkpoint: Checkpoint) -> None:
         assert self.settings.ssh is not None
 
         async def on_event(event: dict[str, Any]) -> None:
@@ -167,8 +168,14 @@ class GerritAdapter:
             for parsed in await self._call(self._missed, since):
                 await sink(parsed)
 
-        self._stream = StreamListener(self.settings.ssh, on_event, catch_up)
-        await self._stream.run()
+        self._stream = stream = StreamListener(
+            self.settings.ssh, on_event, catch_up, resume_since=await checkpoint.load()
+        )
+        keeper = asyncio.create_task(_keep_checkpoint(stream, checkpoint))
+        try:
+            await stream.run()
+        finally:
+            keeper.cancel()
 
     def _missed(self, since: float) -> list[ParsedEvent]:
         """The current patch sets of open changes updated since ``since``: what the stream
@@ -422,3 +429,22 @@ class GerritAdapter:
             await self._call(self.client.review, run.project, run.number, sha, body)
         except BadRequest as exc:
             log.warning("could not answer a fixed finding on another patch set: %s", exc.message)
+
+
+CHECKPOINT_SECONDS = 5.0  # how often the stream's progress is stored, at most
+
+
+async def _keep_checkpoint(stream: StreamListener, checkpoint: Checkpoint) -> None:
+    """Store the stream's progress while it runs, so that whoever streams next (this
+    process restarted, or the replica that takes over) catches up from there."""
+    saved: float | None = None
+    while True:
+        await asyncio.sleep(CHECKPOINT_SECONDS)
+        mark = stream.progress()
+        if mark is not None and mark != saved:
+            try:
+                await checkpoint.save(mark)
+            except Exception as exc:  # the store is down: the next round tries again
+                log.warning("stream checkpoint not saved: %s", exc)
+                continue
+            saved = mark

@@ -18,7 +18,9 @@ such stream open for as long as the service runs:
 - **Catch-up.** Events sent while no stream was open are lost to the stream, so every
   connection but the process's first calls ``catch_up(since)`` concurrently with reading
   (the job store coalesces what both deliver), ``since`` being the greatest
-  ``eventCreatedOn`` seen, else the time the first connection came up.
+  ``eventCreatedOn`` seen, else ``resume_since``, else the time the first connection came
+  up. With ``resume_since`` (how far an earlier listener got: this process's previous
+  run, or a replica that led before) the first connection catches up too.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class StreamListener:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         max_line_bytes: int = MAX_LINE_BYTES,
+        resume_since: float | None = None,
     ) -> None:
         self.ssh = ssh
         self.on_event = on_event
@@ -102,6 +105,7 @@ class StreamListener:
         self._extra = {"host": ssh.host, "port": ssh.port}
         self._where = f"{ssh.host}:{ssh.port}"
         self._first_up: float | None = None  # when the process's first connection came up
+        self._resume_since = resume_since
         self._catch_up_since: float | None = None  # a catch-up not completed yet
         self._delivered = False  # the current connection delivered a line
         self._up_at: float | None = None  # when the current connection came up
@@ -185,7 +189,7 @@ class StreamListener:
             process = await conn.create_process(COMMAND, encoding=None)
             self._connected()
             tasks: list[asyncio.Task[Any]] = []
-            if self.status.connects > 1:
+            if self.status.connects > 1 or self._resume_since is not None:
                 tasks.append(asyncio.create_task(self._run_catch_up(self._since())))
             stderr = asyncio.create_task(self._read_stderr(process.stderr))
             tasks.append(stderr)
@@ -199,6 +203,18 @@ class StreamListener:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+    def progress(self) -> float | None:
+        """Where a later listener should resume: the newest event seen, else the time the
+        first connection came up (nothing was missed after it), else ``resume_since``;
+        never past the start of a catch-up that has not completed, whose gap a later
+        listener must fill in its place."""
+        mark = self.status.last_event
+        if mark is None:
+            mark = self._first_up if self._first_up is not None else self._resume_since
+        if mark is not None and self._catch_up_since is not None:
+            mark = min(mark, self._catch_up_since)
+        return mark
 
     def _connected(self) -> None:
         now = self._clock()
@@ -220,6 +236,8 @@ class StreamListener:
 
     def _since(self) -> float:
         since = self.status.last_event
+        if since is None:
+            since = self._resume_since
         if since is None:
             assert self._first_up is not None  # a reconnect follows a first connection
             since = self._first_up

@@ -31,6 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
 from bot.model import JobKey
+from bot.service.store.leader import AdvisoryLockLeader, Leadership
 from bot.service.store.sql import SqlJobStore, Statements
 
 log = logging.getLogger("bot.service.store")
@@ -39,6 +40,7 @@ CHANNEL = "review_bot_jobs"
 # Advisory lock keys (two int4 keys): a namespace of ours, then what is locked.
 LOCKS = 0x52_42_00  # "RB"
 SCHEMA_LOCK = 1
+LEADER_LOCK = 2
 CHANGE_LOCKS = 0x52_42_01  # second key: a hash of platform, project and change
 CONNECT_SECONDS = 10.0
 # How long a webhook or a worker waits for a pooled connection before the store counts as
@@ -161,6 +163,13 @@ class PostgresJobStore(SqlJobStore):
     def _announce(self, conn: psycopg.Connection) -> None:
         # Delivered at commit, to every session listening, this one's included.
         conn.execute(self._sql["announce"])
+
+    def leadership(
+        self, replica: str, on_change: Callable[[bool], None] | None = None
+    ) -> Leadership:
+        return AdvisoryLockLeader(
+            self.url, self._connect_args, (LOCKS, LEADER_LOCK), replica, on_change=on_change
+        )
 
     # --- LISTEN ----------------------------------------------------------------------------
 

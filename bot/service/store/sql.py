@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol
 from bot.errors import LeaseLost, StoreError, UsageError
 from bot.model import Job, JobKey, JobState
 from bot.service.store import EnqueueResult
+from bot.service.store.leader import Leadership, SoleLeader
 from bot.service.store.migrations import LEDGER, MIGRATIONS, SchemaStatus, status_of
 
 log = logging.getLogger("bot.service.store")
@@ -122,6 +123,10 @@ class Statements:
     list_state = "SELECT * FROM jobs WHERE state = :state ORDER BY id DESC LIMIT :limit"
     depth = "SELECT count(*) AS n FROM jobs WHERE state = 'queued'"
     counts = "SELECT state, count(*) AS n FROM jobs GROUP BY state"
+    read_meta = "SELECT v FROM meta WHERE k = :k"
+    write_meta = (
+        "INSERT INTO meta (k, v) VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+    )
     ledger = "SELECT version, name, applied FROM schema_migrations"
     record_migration = (
         "INSERT INTO schema_migrations (version, name, applied) VALUES (:version, :name, :now)"
@@ -305,6 +310,23 @@ class SqlJobStore:
                 callback()
             except Exception:  # one subscriber's failure must not silence the others
                 log.exception("a job-ready subscriber failed")
+
+    # --- checkpoints and leadership -------------------------------------------------------
+
+    def read_checkpoint(self, name: str) -> str | None:
+        """What a background task stored as how far it got (shared by all replicas)."""
+        rows = self._read(self._sql["read_meta"], {"k": f"checkpoint:{name}"})
+        return str(rows[0]["v"]) if rows else None
+
+    def write_checkpoint(self, name: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(self._sql["write_meta"], {"k": f"checkpoint:{name}", "v": value})
+
+    def leadership(
+        self, replica: str, on_change: Callable[[bool], None] | None = None
+    ) -> Leadership:
+        """How this replica learns whether it leads; one process on its store always does."""
+        return SoleLeader(replica, on_change)
 
     # --- the protocol ----------------------------------------------------------------------
 
