@@ -46,6 +46,7 @@ CONNECT_SECONDS = 10.0
 # How long a webhook or a worker waits for a pooled connection before the store counts as
 # down: short, so that a delivery is answered 503 well inside GitHub's 10 s.
 POOL_WAIT_SECONDS = 5.0
+RECONNECT_SECONDS = 10.0
 LISTEN_RETRY_SECONDS = (0.2, 5.0)  # the listener's reconnect backoff, first and most
 
 
@@ -124,6 +125,10 @@ class PostgresJobStore(SqlJobStore):
             timeout=POOL_WAIT_SECONDS,
             # A connection broken by a server restart is found and replaced at checkout.
             check=ConnectionPool.check_connection,
+            # The pool retries a failed connect with doubling delays for this long, then
+            # gives up until the next request asks again: a short span keeps the delays
+            # (and so the wait after the server is back) to a few seconds, not minutes.
+            reconnect_timeout=RECONNECT_SECONDS,
             name="review-bot-store",
             open=False,
         )
