@@ -246,6 +246,19 @@ class _WithSecrets(_Strict):
         return self
 
 
+class ReconcileConfig(_Strict):
+    """The leader's periodic sweep for changes whose events were lost (a webhook answered
+    503 while the store was down is never redelivered by GitHub)."""
+
+    enabled: bool = True
+    interval_seconds: Annotated[float, Field(ge=10)] = 600.0
+    # How far back a sweep looks at most (the first one looks one interval back).
+    max_lookback_seconds: Annotated[float, Field(gt=0)] = 86400.0
+    # The pause between two of a sweep's listing calls (one per repository or query), so
+    # a sweep of many repositories stays far under the platforms' rate limits.
+    pause_seconds: Annotated[float, Field(ge=0)] = 1.0
+
+
 class StorageConfig(_WithSecrets):
     """Where jobs live: one SQLite file (one process) or PostgreSQL (any number of replicas)."""
 
@@ -346,6 +359,9 @@ class GitHubConfig(_WithSecrets):
     # The bot's own login with token auth, so its comments never trigger it (an App's
     # comments come from a user of type Bot, which is always ignored).
     bot_login: str | None = None
+    # The repositories the reconciler sweeps with token auth ("owner/name"); an App
+    # sweeps the repositories of each of its installations instead.
+    repos: list[Annotated[str, Field(pattern=r"^[\w.-]+/[\w.-]+$")]] = Field(default_factory=list)
 
     @field_validator("api_url")
     @classmethod
@@ -594,6 +610,7 @@ class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
+    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     platforms: PlatformsConfig = Field(default_factory=PlatformsConfig)
     # Global dry run: analyse and log, post nothing anywhere.
     dry_run: bool = False

@@ -38,6 +38,15 @@ class Ignored:
     kind: str = "ignored"
 
 
+@dataclass(frozen=True)
+class SweepTarget:
+    """One listing call of the reconciler's sweep: a repository, or a query that covers
+    a whole server. ``name`` is what logs and errors show."""
+
+    name: str
+    installation: int | None = None  # GitHub App: whose token lists it
+
+
 Headers = Mapping[str, str]
 WebhookParser = Callable[[Headers, bytes], "ParsedEvent | Ignored"]
 # Runs before the body is read: the route's path parameters and the peer's address;
@@ -105,6 +114,15 @@ class PlatformAdapter(Protocol):
         cancelled when it stops leading, and on shutdown."""
         ...
 
+    async def sweep_targets(self) -> list[SweepTarget]:
+        """What a reconcile sweep lists, one listing call each (empty: nothing to sweep)."""
+        ...
+
+    async def open_changes(self, target: SweepTarget, since: float) -> list[ParsedEvent]:
+        """The open changes of ``target`` updated since ``since`` (epoch s), each at its
+        head or current patch set, under the same rules as their webhooks (drafts...)."""
+        ...
+
     def health(self) -> dict[str, Any]:
         """What /readyz and /metrics show of the adapter's own state (a stream's
         connection, say); empty when there is nothing beyond the routes."""
@@ -149,6 +167,7 @@ __all__ = [
     "Ignored",
     "ParsedEvent",
     "PlatformAdapter",
+    "SweepTarget",
     "WebhookAuthorizer",
     "WebhookParser",
     "WebhookRoute",

@@ -29,6 +29,7 @@ from bot.platforms.base import (
     Headers,
     Ignored,
     ParsedEvent,
+    SweepTarget,
     WebhookRoute,
 )
 from bot.platforms.common import json_object
@@ -53,6 +54,10 @@ class StubAdapter:
         self.post_calls = 0
         self.abandoned: list[tuple[int, str]] = []
         self._failures: list[Exception] = []
+        # What a reconcile sweep finds: target name -> (updated at, event) of open changes;
+        # a name mapped to an exception makes listing it raise that.
+        self.open: dict[str, list[tuple[float, ParsedEvent]] | Exception] = {}
+        self.listed: list[tuple[str, float]] = []  # (target, since) of each listing call
 
     @property
     def has_credentials(self) -> bool:
@@ -77,6 +82,16 @@ class StubAdapter:
 
     def background_tasks(self) -> list[BackgroundTask]:
         return []
+
+    async def sweep_targets(self) -> list[SweepTarget]:
+        return [SweepTarget(name) for name in self.open]
+
+    async def open_changes(self, target: SweepTarget, since: float) -> list[ParsedEvent]:
+        self.listed.append((target.name, since))
+        found = self.open[target.name]
+        if isinstance(found, Exception):
+            raise found
+        return [event for updated, event in found if updated >= since]
 
     def health(self) -> dict[str, Any]:
         return {}

@@ -30,7 +30,8 @@ from bot.platforms.base import (
     WebhookRoute,
 )
 from bot.service.metrics import CONTENT_TYPE, Metrics
-from bot.service.store import JobStore
+from bot.service.reconcile import Reconciler
+from bot.service.store import EnqueueResult, JobStore
 from bot.service.store.leader import Leadership, SoleLeader
 from bot.service.worker import Worker
 
@@ -153,7 +154,6 @@ class _Webhooks:
         if isinstance(event, Ignored):
             self.metrics.events_ignored.labels(platform, event.kind).inc()
             return event.status, {"status": event.kind, "reason": event.reason}
-        key = JobKey(event.platform, event.project, event.change, event.revision)
         fields = {
             "delivery_id": event.delivery_id,
             "platform": event.platform,
@@ -165,14 +165,7 @@ class _Webhooks:
             # Enqueue before recording the delivery: if recording then failed, the
             # platform's redelivery would be taken for a duplicate and the event lost.
             # A duplicate enqueue coalesces with the existing job of the same key.
-            queued = await self.call(
-                self.store.enqueue,
-                key,
-                # The worker reads it: a re-check asked for this revision explicitly.
-                {**event.payload, "recheck": event.recheck},
-                delivery_id=event.delivery_id,
-                recheck=event.recheck,
-            )
+            queued = await self.enqueue(event)
             new = event.delivery_id is None or await self.call(
                 self.store.record_delivery,
                 event.delivery_id,
@@ -203,6 +196,21 @@ class _Webhooks:
             "coalesced": queued.coalesced,
             "superseded": list(queued.superseded),
         }
+
+    async def enqueue(self, event: ParsedEvent) -> EnqueueResult:
+        """The event's job into the store (coalescing as the store does), the worker woken."""
+        key = JobKey(event.platform, event.project, event.change, event.revision)
+        queued: EnqueueResult = await self.call(
+            self.store.enqueue,
+            key,
+            # The worker reads it: a re-check asked for this revision explicitly.
+            {**event.payload, "recheck": event.recheck},
+            delivery_id=event.delivery_id,
+            recheck=event.recheck,
+        )
+        if not queued.coalesced and self.worker is not None:
+            self.worker.wake()
+        return queued
 
     async def healthz(self, request: web.Request) -> web.Response:
         return _json(200, status="alive")
@@ -252,6 +260,17 @@ class _Webhooks:
             for adapter in self.adapters
             for n, run in enumerate(adapter.background_tasks())
         ]
+        if self.config.reconcile.enabled:
+            runs += [
+                Reconciler(
+                    adapter,
+                    self.enqueue,
+                    _StoreCheckpoint(self, f"reconcile.{adapter.name}"),
+                    self.config.reconcile,
+                    self.metrics,
+                ).run()
+                for adapter in self.adapters
+            ]
         await asyncio.gather(*runs)
         await asyncio.Event().wait()  # nothing (more) to run: lead until told to stop
 

@@ -93,6 +93,31 @@ class Metrics:
             registry=r,
         )
 
+        self.reconcile_sweeps = Counter(
+            "review_bot_reconcile_sweeps",
+            "Reconcile sweeps by platform and outcome (ok, partial, rate_limited, failed).",
+            ["platform", "outcome"],
+            registry=r,
+        )
+        self.reconcile_seen = Counter(
+            "review_bot_reconcile_changes_seen",
+            "Open changes a sweep found updated since the sweep before.",
+            ["platform"],
+            registry=r,
+        )
+        self.reconcile_queued = Counter(
+            "review_bot_reconcile_changes_queued",
+            "Changes a sweep queued because no event had: lost deliveries, found.",
+            ["platform"],
+            registry=r,
+        )
+        self.reconcile_last_sweep = Gauge(
+            "review_bot_reconcile_last_sweep_timestamp_seconds",
+            "When the last complete sweep ended (epoch seconds).",
+            ["platform"],
+            registry=r,
+        )
+
         self.github_requests = Counter(
             "github_api_requests",
             "GitHub API requests, by endpoint template and HTTP status ('none': no answer).",

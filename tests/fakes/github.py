@@ -124,6 +124,7 @@ class PullRequest:
     comments: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     threads: list[dict[str, Any]] = field(default_factory=list)
+    updated: float = field(default_factory=time.time)  # what the PR list sorts by
 
 
 @dataclass
@@ -159,6 +160,9 @@ class FakeGitHub:
         self.token_ttl = token_ttl
         self.trees: dict[str, dict[str, bytes]] = {}
         self.pulls: dict[tuple[str, int], PullRequest] = {}
+        # An App's installations: id -> the repositories it was granted.
+        self.installations: dict[int, list[str]] = {}
+        self._token_installation: dict[str, int] = {}
         self.reactions: list[dict[str, Any]] = []
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.requests: list[Recorded] = []
@@ -198,6 +202,7 @@ class FakeGitHub:
     def push(self, repo: str, number: int, head: dict[str, bytes | str]) -> str:
         pr = self.pulls[(repo, number)]
         pr.head = self.tree(head)
+        pr.updated = time.time()
         self._diff(pr)
         return pr.head
 
@@ -292,7 +297,10 @@ class FakeGitHub:
         p = self.prefix
         r = app.router
         r.add_post(p + "/app/installations/{id}/access_tokens", self._access_token)
+        r.add_get(p + "/app/installations", self._installations)
+        r.add_get(p + "/installation/repositories", self._installation_repos)
         repo = p + "/repos/{owner}/{name}"
+        r.add_get(repo + "/pulls", self._pulls)
         r.add_get(repo + "/pulls/{n}", self._pull)
         r.add_get(repo + "/pulls/{n}/files", self._files)
         r.add_get(repo + "/pulls/{n}/comments", self._comments)
@@ -401,7 +409,15 @@ class FakeGitHub:
             )
         return pr
 
-    def _page(self, request: web.Request, items: list[Any]) -> web.Response:
+    def _page(
+        self,
+        request: web.Request,
+        items: list[Any],
+        wrap: Callable[[list[Any]], Any] | None = None,
+    ) -> web.Response:
+        """One page of ``items`` with GitHub's Link header; ``wrap`` makes the body an
+        object around the page (``{"repositories": [...]}``). The next links keep the
+        request's other query parameters, as GitHub's do."""
         try:
             per_page = min(int(request.query.get("per_page", "30")), 100)
             page = max(int(request.query.get("page", "1")), 1)
@@ -410,14 +426,17 @@ class FakeGitHub:
         last = max((len(items) + per_page - 1) // per_page, 1)
         chunk = items[(page - 1) * per_page : page * per_page]
         links = []
+        kept = "".join(
+            f"&{k}={v}" for k, v in request.query.items() if k not in ("per_page", "page")
+        )
         url = f"http://127.0.0.1:{self.port}{request.path}"
         if page < last:
-            links.append(f'<{url}?per_page={per_page}&page={page + 1}>; rel="next"')
-            links.append(f'<{url}?per_page={per_page}&page={last}>; rel="last"')
+            links.append(f'<{url}?per_page={per_page}&page={page + 1}{kept}>; rel="next"')
+            links.append(f'<{url}?per_page={per_page}&page={last}{kept}>; rel="last"')
         if page > 1:
-            links.append(f'<{url}?per_page={per_page}&page=1>; rel="first"')
+            links.append(f'<{url}?per_page={per_page}&page=1{kept}>; rel="first"')
         headers = {"Link": ", ".join(links)} if links else {}
-        return web.json_response(chunk, headers=headers)
+        return web.json_response(chunk if wrap is None else wrap(chunk), headers=headers)
 
     # --- handlers --------------------------------------------------------------------------
 
@@ -429,6 +448,7 @@ class FakeGitHub:
         expires = time.time() + self.token_ttl
         self.tokens[token] = expires
         self.installation_tokens.add(token)
+        self._token_installation[token] = int(request.match_info["id"])
         return web.json_response(
             {
                 "token": token,
@@ -439,13 +459,66 @@ class FakeGitHub:
             status=201,
         )
 
-    async def _pull(self, request: web.Request) -> web.Response:
-        pr = self._pr(request)
-        data = json.loads((FIXTURES / "rest-examples" / "pull-request.json").read_text())
+    def _pull_json(self, pr: PullRequest) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(
+            (FIXTURES / "rest-examples" / "pull-request.json").read_text()
+        )
         data.update(number=pr.number, state=pr.state, draft=pr.draft)
+        data["updated_at"] = datetime.fromtimestamp(pr.updated, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         data["head"]["sha"], data["base"]["sha"] = pr.head, pr.base
         data["user"]["login"] = pr.author
-        return web.json_response(data)
+        return data
+
+    async def _pull(self, request: web.Request) -> web.Response:
+        return web.json_response(self._pull_json(self._pr(request)))
+
+    async def _pulls(self, request: web.Request) -> web.Response:
+        """``GET /repos/{o}/{r}/pulls``: state open (default), closed or all; sort created
+        (default), updated, popularity or long-running; direction desc by default for
+        created, else asc. A value outside those is 422, as GitHub's validation is."""
+        q = request.query
+        state, sort = q.get("state", "open"), q.get("sort", "created")
+        direction = q.get("direction", "desc" if sort == "created" else "asc")
+        if (
+            state not in ("open", "closed", "all")
+            or sort not in ("created", "updated", "popularity", "long-running")
+            or direction not in ("asc", "desc")
+        ):
+            return _error(422, "Validation Failed")
+        repo = f"{request.match_info['owner']}/{request.match_info['name']}"
+        pulls = [
+            pr
+            for (name, _), pr in self.pulls.items()
+            if name == repo and (state == "all" or pr.state == state)
+        ]
+        # Whole seconds, as GitHub's timestamps are; ties keep the number order.
+        by = (lambda pr: int(pr.updated)) if sort == "updated" else (lambda pr: pr.number)
+        pulls.sort(key=by, reverse=direction == "desc")
+        return self._page(request, [self._pull_json(pr) for pr in pulls])
+
+    async def _installations(self, request: web.Request) -> web.Response:
+        base = json.loads((FIXTURES / "rest-examples" / "installation.json").read_text())
+        items = [{**base, "id": n, "app_id": self.app_id} for n in sorted(self.installations)]
+        return self._page(request, items)
+
+    async def _installation_repos(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        installation = self._token_installation.get(token)
+        if installation is None:
+            return _error(403, "This endpoint requires an installation access token")
+        repos = [
+            {"id": n, "name": name.split("/")[1], "full_name": name, "private": False}
+            for n, name in enumerate(self.installations.get(installation, []), 1)
+        ]
+        return self._page(
+            request,
+            repos,
+            lambda page: {
+                "total_count": len(repos),
+                "repository_selection": "selected",
+                "repositories": page,
+            },
+        )
 
     async def _files(self, request: web.Request) -> web.Response:
         return self._page(request, self._pr(request).files[:MAX_FILES])

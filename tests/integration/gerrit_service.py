@@ -30,6 +30,7 @@ class GerritService(ServiceUnderTest):
         webhook: bool = True,
         gerrit: str = "",
         extra: str = "",
+        reconcile: bool = False,
     ) -> None:
         self.fake = fake
         (tmp / "password").write_text(fake.password)
@@ -57,6 +58,8 @@ class GerritService(ServiceUnderTest):
                 "      backoff_max_seconds: 0.5",
             ]
         lines += [f"    {line}" for line in gerrit.splitlines() if line.strip()]
+        if not reconcile:  # a sweep at start would add API calls the tests count
+            lines.insert(0, "reconcile: {enabled: false}")
         super().__init__(tmp, "\n".join(lines) + "\n" + extra)
 
     def send(self, event: dict[str, Any], *, token: str = TOKEN) -> tuple[int, dict[str, Any]]:

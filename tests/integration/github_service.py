@@ -53,7 +53,14 @@ def comment_event(
 
 class GitHubService(ServiceUnderTest):
     def __init__(
-        self, tmp: Path, fake: FakeGitHub, *, auth: str = "token", extra: str = ""
+        self,
+        tmp: Path,
+        fake: FakeGitHub,
+        *,
+        auth: str = "token",
+        extra: str = "",
+        reconcile: bool = False,
+        repos: list[str] | None = None,
     ) -> None:
         self.fake = fake
         (tmp / "secret").write_text(SECRET)
@@ -70,6 +77,10 @@ class GitHubService(ServiceUnderTest):
             lines.append("    token_file: token")
         else:
             lines += ["    app_id: 2", "    private_key_file: app.pem"]
+        if repos:
+            lines.append(f"    repos: {list(repos)}")
+        if not reconcile:  # a sweep at start would add API calls the tests count
+            lines.insert(0, "reconcile: {enabled: false}")
         super().__init__(tmp, "\n".join(lines) + "\n" + extra)
 
     def send(

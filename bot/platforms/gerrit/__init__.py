@@ -31,6 +31,7 @@ from bot.platforms.base import (
     Headers,
     Ignored,
     ParsedEvent,
+    SweepTarget,
     WebhookRoute,
 )
 from bot.platforms.gerrit import render
@@ -178,10 +179,23 @@ class GerritAdapter:
             keeper.cancel()
 
     def _missed(self, since: float) -> list[ParsedEvent]:
-        """The current patch sets of open changes updated since ``since``: what the stream
-        may have missed while disconnected. The store's coalescing drops what ran."""
+        """What the stream may have missed while disconnected: the open changes updated
+        since ``since``, at most catch_up_max_seconds back."""
         since = max(since, time.time() - self.settings.catch_up_max_seconds)
-        stamp = datetime.fromtimestamp(since - 1, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        out = self._updated_since(since)
+        log.info("stream catch-up: %d open change(s) updated since %s", len(out), _stamp(since))
+        return out
+
+    async def sweep_targets(self) -> list[SweepTarget]:
+        return [SweepTarget("open changes")]  # one query covers every project
+
+    async def open_changes(self, target: SweepTarget, since: float) -> list[ParsedEvent]:
+        return await self._call(self._updated_since, since)
+
+    def _updated_since(self, since: float) -> list[ParsedEvent]:
+        """The current patch sets of open changes updated since ``since``, in the
+        configured projects. The store's coalescing drops what ran."""
+        stamp = _stamp(since)
         changes = self.client.query(f'status:open after:"{stamp}"', ("CURRENT_REVISION",))
         out = []
         for c in changes:
@@ -189,7 +203,11 @@ class GerritAdapter:
             if not revision or not self.rules.projects.matches(str(c["project"])):
                 continue
             number = int(c["_number"])
-            patch_set = int(c["revisions"][revision]["_number"])
+            info = c["revisions"][revision]
+            # What its patchset-created event would be: a skipped kind is not reviewed.
+            if str(info.get("kind") or "REWORK") in self.rules.skip_kinds:
+                continue
+            patch_set = int(info["_number"])
             out.append(
                 ParsedEvent(
                     platform=self.name,
@@ -206,7 +224,6 @@ class GerritAdapter:
                     },
                 )
             )
-        log.info("stream catch-up: %d open change(s) updated since %s", len(out), stamp)
         return out
 
     def health(self) -> dict[str, Any]:
@@ -429,6 +446,11 @@ class GerritAdapter:
             await self._call(self.client.review, run.project, run.number, sha, body)
         except BadRequest as exc:
             log.warning("could not answer a fixed finding on another patch set: %s", exc.message)
+
+
+def _stamp(since: float) -> str:
+    """A query's ``after:`` bound: one second early, as Gerrit compares whole seconds."""
+    return datetime.fromtimestamp(since - 1, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 CHECKPOINT_SECONDS = 5.0  # how often the stream's progress is stored, at most

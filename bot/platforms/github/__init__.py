@@ -32,10 +32,17 @@ from bot.model import (
     SkipReason,
 )
 from bot.platforms import common
-from bot.platforms.base import BackgroundTask, Headers, Ignored, ParsedEvent, WebhookRoute
+from bot.platforms.base import (
+    BackgroundTask,
+    Headers,
+    Ignored,
+    ParsedEvent,
+    SweepTarget,
+    WebhookRoute,
+)
 from bot.platforms.github import render
 from bot.platforms.github.client import GitHubClient, RequestHook, Unprocessable
-from bot.platforms.github.events import CHECK_NAME, CURRENT_HEAD, EventRules, parse
+from bot.platforms.github.events import CHECK_NAME, CURRENT_HEAD, EventRules, from_pull, parse
 
 log = logging.getLogger("bot.platforms.github")
 T = TypeVar("T")
@@ -149,6 +156,24 @@ class GitHubAdapter:
 
     def health(self) -> dict[str, Any]:
         return {}
+
+    # --- reconcile --------------------------------------------------------------------------
+
+    async def sweep_targets(self) -> list[SweepTarget]:
+        """An App's installations' repositories (two listing calls per installation at
+        least), else the configured ``repos``."""
+        if not self.client.is_app:
+            return [SweepTarget(repo) for repo in self.settings.repos]
+        targets = []
+        for installation in await self._call(self.client.installations):
+            repos = await self._call(self.client.installation_repos, installation)
+            targets += [SweepTarget(repo, installation) for repo in repos]
+        return targets
+
+    async def open_changes(self, target: SweepTarget, since: float) -> list[ParsedEvent]:
+        pulls = await self._call(self.client.open_pulls, target.installation, target.name, since)
+        found = [from_pull(self.rules, pr, target.name, target.installation) for pr in pulls]
+        return [event for event in found if isinstance(event, ParsedEvent)]
 
     def parse_webhook(self, headers: Headers, body: bytes) -> ParsedEvent | Ignored:
         return parse(self.rules, headers, body)

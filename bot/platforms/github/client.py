@@ -263,18 +263,27 @@ class GitHubClient:
         endpoint: str,
         url: str,
         params: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        until: Callable[[Any], bool] | None = None,
     ) -> list[Any]:
-        """Every item of a list endpoint, 100 a page, following ``Link: rel="next"``."""
+        """Every item of a list endpoint, 100 a page, following ``Link: rel="next"``.
+        ``key`` names the list in an object page (``{"repositories": [...]}``); paging
+        stops after the page holding the first item that ``until`` says ends the list."""
         items: list[Any] = []
         next_url: str | None = url
         query: dict[str, Any] | None = {"per_page": 100, **(params or {})}
         while next_url is not None:
             headers, data = self.request(installation, "GET", endpoint, next_url, params=query)
+            if key is not None and isinstance(data, dict):
+                data = data.get(key)
             if not isinstance(data, list):
                 raise PermanentError(
                     f"GitHub {endpoint}: expected a list, got {type(data).__name__}"
                 )
             items += data
+            if until is not None and any(until(item) for item in data):
+                break
             links = requests.utils.parse_header_links(_header(headers, "Link") or "")
             next_url = next((link["url"] for link in links if link.get("rel") == "next"), None)
             query = None  # the next URL carries its own query
@@ -298,6 +307,49 @@ class GitHubClient:
         return data.get("data") if isinstance(data, dict) else None
 
     # --- the calls the adapter makes ----------------------------------------------------------
+
+    def installations(self) -> list[int]:
+        """The App's installations (App JWT auth), through PyGithub's paginated list."""
+        assert self._app is not None, "only an App has installations"
+        endpoint = "GET /app/installations"
+        try:
+            ids = [inst.id for inst in self._app.get_installations()]
+        except github.GithubException as exc:
+            self._on_request(endpoint, str(exc.status))
+            raise error_for(
+                endpoint, exc.status, exc.headers or {}, exc.data, time.time()
+            ) from None
+        except requests.RequestException as exc:
+            self._on_request(endpoint, "none")
+            raise TransientError(f"GitHub {endpoint}: {type(exc).__name__}") from None
+        self._on_request(endpoint, "200")
+        return ids
+
+    def installation_repos(self, installation: int) -> list[str]:
+        """The full names of the repositories an installation can reach."""
+        repos = self.pages(
+            installation,
+            "GET /installation/repositories",
+            "/installation/repositories",
+            key="repositories",
+        )
+        return [str(r["full_name"]) for r in repos]
+
+    def open_pulls(self, installation: int | None, repo: str, since: float) -> list[dict[str, Any]]:
+        """The repository's open PRs updated at or after ``since``, newest first; paging
+        stops at the first older one, so a quiet repository costs one request."""
+
+        def updated(pr: dict[str, Any]) -> float:
+            return datetime.fromisoformat(str(pr["updated_at"]).replace("Z", "+00:00")).timestamp()
+
+        pulls = self.pages(
+            installation,
+            "GET /repos/{o}/{r}/pulls",
+            f"/repos/{repo}/pulls",
+            {"state": "open", "sort": "updated", "direction": "desc"},
+            until=lambda pr: updated(pr) < since,
+        )
+        return [pr for pr in pulls if updated(pr) >= since]
 
     def pull(self, installation: int | None, repo: str, number: int) -> dict[str, Any]:
         _, data = self.request(

@@ -136,6 +136,20 @@ def _pull_request(
     return _job(data, pr["number"], head, delivery, head=head, base=str(pr["base"]["sha"]))
 
 
+def from_pull(
+    rules: EventRules, pr: dict[str, Any], repo: str, installation: int | None
+) -> ParsedEvent | Ignored:
+    """An open PR as listed by the API (the reconciler's sweep), judged as its
+    ``opened`` webhook would be: the same drafts and closed rules, the same job."""
+    data = {
+        "action": "opened",
+        "pull_request": pr,
+        "repository": {"full_name": repo},
+        "installation": None if installation is None else {"id": installation},
+    }
+    return _pull_request(rules, data, None)
+
+
 def _is_self(rules: EventRules, user: dict[str, Any]) -> bool:
     return user.get("type") == "Bot" or (
         rules.bot_login is not None and user.get("login") == rules.bot_login
