@@ -37,6 +37,7 @@ bench: install bench-precision
 	$(BIN)/python bench/many_files_vs_cli.py
 	$(BIN)/python bench/baseline_vs_cli.py
 	$(BIN)/python bench/webhook_load.py
+	$(BIN)/python bench/replicas_load.py
 	$(BIN)/python bench/github_review.py
 	$(BIN)/python bench/github_parity.py
 	$(BIN)/python bench/gerrit_parity.py

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,8 +199,14 @@ async def post_one(
 
 
 async def run_load(
-    url: str, deliveries: list[Delivery], concurrency: int, db: Path, big_job: int, budget: float
+    urls: list[str],
+    deliveries: list[Delivery],
+    concurrency: int,
+    budget: float,
+    watch: Callable[[LoadResult], Awaitable[None]] | None = None,
 ) -> LoadResult:
+    """Send the deliveries, each to ``urls[i % len(urls)]`` (round robin, as a load
+    balancer would); ``watch`` runs beside the load until it ends."""
     result = LoadResult()
     sem = asyncio.Semaphore(concurrency)
     # A repeat is sent only once its original was answered, so "duplicate" and "coalesced"
@@ -212,8 +219,9 @@ async def run_load(
             if d.after is not None:
                 await done[d.after].wait()
             async with sem:
+                url = urls[d.index % len(urls)] + "/webhooks/stub"
                 ms, outcome, data = await post_one(
-                    session, url + "/webhooks/stub", body_of(d.delivery_id, d.key, files)
+                    session, url, body_of(d.delivery_id, d.key, files)
                 )
             result.latencies_ms.append(ms)
             if data is None:
@@ -230,18 +238,11 @@ async def run_load(
         finally:
             done[d.index].set()
 
-    async def watch_big() -> None:
-        # Samples the big job's state in a thread, so the event loop never blocks on SQLite.
-        while True:
-            state = await asyncio.to_thread(job_state, db, big_job)
-            result.big_states[str(state)] += 1
-            await asyncio.sleep(0.2)
-
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     # limit=concurrency: the connection pool is bounded the same as the requests in flight.
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        watcher = asyncio.create_task(watch_big())
+        watcher = asyncio.create_task(watch(result) if watch else asyncio.Event().wait())
         started = time.perf_counter()
         tasks = [asyncio.create_task(send(session, d)) for d in deliveries]
         _, pending = await asyncio.wait(tasks, timeout=budget)
@@ -265,6 +266,11 @@ def percentile(sorted_values: list[float], p: float) -> float:
         return 0.0
     rank = max(1, min(len(sorted_values), round(p / 100 * len(sorted_values) + 0.5)))
     return sorted_values[rank - 1]
+
+
+def throughput(load: LoadResult) -> float:
+    """Deliveries answered per second of the load."""
+    return len(load.latencies_ms) / load.elapsed_s if load.elapsed_s else 0.0
 
 
 def wait_drained(db: Path, timeout: float, big_job: int) -> tuple[bool, float]:
@@ -322,8 +328,16 @@ def main(argv: list[str] | None = None) -> int:
 
             progress(f"sending {len(deliveries)} deliveries, concurrency {args.concurrency}")
             budget = max(60.0, len(deliveries) * REQUEST_TIMEOUT_S / args.concurrency)
+
+            async def watch_big(result: LoadResult) -> None:
+                # The big job's state, read in a thread: the loop never blocks on SQLite.
+                while True:
+                    state = await asyncio.to_thread(job_state, db, big_job)
+                    result.big_states[str(state)] += 1
+                    await asyncio.sleep(0.2)
+
             load = asyncio.run(
-                run_load(server.url, deliveries, args.concurrency, db, big_job, budget)
+                run_load([server.url], deliveries, args.concurrency, budget, watch_big)
             )
             big_after = job_state(db, big_job)
 
@@ -352,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = sum(n - 1 for n in found.values() if n > 1)
     lat = sorted(load.latencies_ms)
     p50, p99 = percentile(lat, 50), percentile(lat, 99)
-    rate = len(lat) / load.elapsed_s if load.elapsed_s else 0.0
+    rate = throughput(load)
     during = big_before is JobState.running and big_after is JobState.running
     states_seen = ", ".join(f"{k}={v}" for k, v in sorted(load.big_states.items()))
 
