@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.secrets import Secret, SecretFileValue, SecretValue
+from bot.config.secrets import ENV_REFERENCE, Secret, SecretFileValue, SecretValue
 from bot.config.yamlfile import LineDict, line_of, read_documents
 from bot.core.globs import GlobSet, compile_glob
 from bot.core.options import DEFAULT_TEST_GLOBS, MIB, AnalysisLimits, CheckOptions
@@ -275,11 +275,27 @@ class StorageConfig(_WithSecrets):
     # PostgreSQL: connections each replica keeps at most (webhooks, workers, the listener).
     pool_size: Annotated[int, Field(ge=2, le=100)] = 10
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _from_environment(cls, url: object, info: ValidationInfo) -> object:
+        # The URL is no secret (it never holds the password), but deployments keep it in
+        # one (a Kubernetes Secret as a variable): `url: ${REVIEW_BOT_DB_URL}`.
+        if isinstance(url, str) and (ref := ENV_REFERENCE.fullmatch(url.strip())):
+            value = os.environ.get(ref.group(1), "").strip()
+            if value:
+                return value
+            context = info.context if isinstance(info.context, dict) else {}
+            if context.get("resolve_secrets", True):
+                raise ValueError(f"environment variable {ref.group(1)} is not set or empty")
+        return url  # unset, for a command that reads no store: open_store says so if it does
+
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
         if url.startswith("sqlite:///") and url != "sqlite:///":
             return url
+        if ENV_REFERENCE.fullmatch(url.strip()):
+            return url  # see _from_environment
         parts = urlsplit(url)
         if parts.scheme in POSTGRES_SCHEMES:
             if not parts.hostname or not parts.path.strip("/"):
@@ -301,7 +317,8 @@ class StorageConfig(_WithSecrets):
 
     @model_validator(mode="after")
     def _password_for_postgres(self) -> StorageConfig:
-        if self.password is not None and not self.is_postgres:
+        unresolved = ENV_REFERENCE.fullmatch(self.url.strip()) is not None
+        if self.password is not None and not self.is_postgres and not unresolved:
             raise ValueError("password is for a postgresql:// storage.url")
         return self
 

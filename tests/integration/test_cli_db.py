@@ -90,6 +90,21 @@ def test_postgres_password_from_an_unset_variable_is_named(pg_url: str, tmp_path
     assert "storage.password: environment variable RB_TEST_DB_PASSWORD is not set" in (done.stderr)
 
 
+def test_the_store_url_from_a_variable_is_used_or_named_when_unset(
+    pg_url: str, pg_password: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    (tmp_path / "db-password").write_text(pg_password)
+    config.write_text("storage:\n  url: ${RB_TEST_DB_URL}\n  password_file: db-password\n")
+    env = {"PATH": "/usr/bin:/bin", "RB_TEST_DB_URL": pg_url}
+    done = db("db", "migrate", "-c", str(config), cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"applied {LATEST}" in done.stdout
+    done = db("db", "status", "-c", str(config), cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2
+    assert "storage.url: its environment variable is not set" in done.stderr
+
+
 def test_a_wrong_postgres_password_is_one_line_without_the_password(
     pg_url: str, tmp_path: Path
 ) -> None:

@@ -244,7 +244,7 @@ def test_kubernetes_postgres_variant_runs_two_replicas_without_a_volume() -> Non
 
 
 def test_kubernetes_postgres_config_loads_and_reads_its_secrets_from_mounts(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kinds = _kinds("review-bot-postgres.yaml")
     # No Secret object (its data would be the secret), no secret-looking env literal.
@@ -254,6 +254,17 @@ def test_kubernetes_postgres_config_loads_and_reads_its_secrets_from_mounts(
     for env in container.get("env", []):
         if SECRET_NAME.search(env["name"]):
             assert "value" not in env and "secretKeyRef" in env["valueFrom"], env["name"]
+    raw = yaml.safe_load(kinds["ConfigMap"]["data"]["config.yaml"])
+    (reference,) = re.fullmatch(r"\$\{(\w+)\}", raw["storage"]["url"]).groups()  # type: ignore[union-attr]
+    (url_env,) = [env for env in container["env"] if env["name"] == reference]
+    assert url_env["valueFrom"]["secretKeyRef"] == {"name": "review-bot-db", "key": "url"}
+    # What the Secret holds, per the manifest's own instructions, loads as PostgreSQL.
+    example = re.search(
+        r"--from-literal=url=(\S+)",
+        (DEPLOY / "kubernetes" / "review-bot-postgres.yaml").read_text(),
+    )
+    assert example is not None
+    monkeypatch.setenv(reference, example.group(1))
     config = _load_configmap(kinds, tmp_path)
     storage = config.storage
     assert storage.is_postgres and urlsplit(storage.url).password is None

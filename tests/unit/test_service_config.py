@@ -121,6 +121,20 @@ def test_postgresql_url_names_host_and_database_and_never_the_password(tmp_path:
     assert "hunter2" not in text
 
 
+def test_storage_url_may_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_URL", "postgresql://bot@db:5432/reviews")
+    path = write(tmp_path, "storage:\n  url: ${DB_URL}\n")
+    assert load_config(path).storage.url == "postgresql://bot@db:5432/reviews"
+    monkeypatch.setenv("DB_URL", "postgresql://bot:pw@db/reviews")
+    assert "storage.url must not carry the password" in load_error(path)
+    monkeypatch.delenv("DB_URL")
+    assert f"{path}:2: storage.url: environment variable DB_URL is not set" in load_error(path)
+    # A command that reads no secret (`check`) loads it unresolved; a store is not opened.
+    assert load_config(path, secrets=False).storage.url == "${DB_URL}"
+
+
 def test_storage_password_is_for_postgresql_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from bot.config.secrets import ENV_REFERENCE
 from bot.errors import StoreError
 from bot.model import Job, JobKey, JobState
 
@@ -83,6 +84,9 @@ def open_store(config: Config, *, create: bool = True, check_schema: bool = True
     ``check_schema=False`` opens it with its schema as it is, for `db status`.
     """
     storage, w = config.storage, config.workers
+    if ENV_REFERENCE.fullmatch(storage.url.strip()):
+        # Loaded without secrets (`jobs`, `db`) where the variable is not set.
+        raise StoreError(storage.url, "storage.url: its environment variable is not set")
     policy = {
         "max_attempts": w.max_attempts,
         "backoff_base": w.backoff_base_seconds,
