@@ -26,7 +26,14 @@ from bot.config.models import Config
 from bot.config.repo import REPO_CONFIG_PATH, with_repo_config
 from bot.core.plan import plan_to_json
 from bot.core.sources import snapshot
-from bot.errors import InputError, LeaseLost, NotReviewable, PermanentError, TransientError
+from bot.errors import (
+    InputError,
+    LeaseLost,
+    NotReviewable,
+    PermanentError,
+    StoreError,
+    TransientError,
+)
 from bot.model import Change, Job, JobState, ReviewPlan
 from bot.platforms.base import AdapterRegistry, PlatformAdapter
 from bot.service.analysis import AnalysisPools
@@ -239,6 +246,10 @@ class Worker:
             self._api_error(platform, None)
             reason = f"{type(exc).__name__}: {exc}"
             outcome = await self._fail(job, reason, transient=True)
+        except StoreError as exc:
+            # The database went away mid-job (a restart, a failover): retry, never fail.
+            reason = str(exc)
+            outcome = await self._fail(job, reason, transient=True)
         except Exception as exc:
             # A bug or an unreadable change: retrying will not help; `jobs retry` can.
             reason = f"{type(exc).__name__}: {exc}"
@@ -281,6 +292,15 @@ class Worker:
             )
         except LeaseLost:
             return "lease_lost"
+        except StoreError as exc:
+            # Still down: the job stays leased to us in the store, and once the lease
+            # expires a worker (here or on another replica) runs it again.
+            log.warning(
+                "store unavailable: the attempt is not recorded; the job runs again when "
+                "its lease expires",
+                extra={**job_fields(job), "reason": str(exc)},
+            )
+            return "store_unavailable"
         if state is JobState.queued:
             return "retry"
         return state.value  # failed or dead
