@@ -1,7 +1,9 @@
 """`review-bot serve` as a real process, for the integration tests and the benchmarks.
 
 The stub adapter needs no platform credentials and runs in dry run; the job store is a
-SQLite file in the given directory, so it outlives a killed process. Whoever starts a
+SQLite file in the given directory, so it outlives a killed process (or a PostgreSQL
+database, ``storage_url``, that several replicas share; its password comes from the
+variable PG_PASSWORD_ENV, which ``ServeProcess(env=...)`` sets). Whoever starts a
 ``ServeProcess`` stops it: ``stop()`` (SIGTERM, then a bounded wait, then SIGKILL) or
 ``kill()``, and then ``reap()``; each is safe to call twice, so a fixture can always call
 them. The server runs in a process group of its own, so that ``reap()`` can end what a
@@ -20,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -28,6 +31,8 @@ from bot.service.store.sqlite import SqliteJobStore
 
 EXE = str(Path(sys.executable).parent / "review-bot")
 STUB_TOKEN = "stub-token-not-in-logs"
+# The variable a PostgreSQL store's password is read from (storage.password: ${...}).
+PG_PASSWORD_ENV = "REVIEW_BOT_PG_PASSWORD"
 
 
 def free_port() -> int:
@@ -36,17 +41,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(directory: Path, **workers: object) -> Path:
-    """A config with the stub platform in dry run and the store at ``directory/bot.db``;
-    the stub's token comes from the environment ServeProcess gives the server."""
+def storage_line(directory: Path, storage_url: str | None = None) -> str:
+    """The ``storage:`` line: SQLite at ``directory/bot.db``, or the PostgreSQL
+    ``storage_url`` (no password in it) with the password from PG_PASSWORD_ENV."""
+    if storage_url is None:
+        return f"storage: {{url: 'sqlite:///{directory / 'bot.db'}'}}"
+    return f"storage: {{url: '{storage_url}', password: '${{{PG_PASSWORD_ENV}}}'}}"
+
+
+def write_config(
+    directory: Path,
+    *,
+    storage_url: str | None = None,
+    extra_lines: Sequence[str] = (),
+    **workers: object,
+) -> Path:
+    """A config with the stub platform in dry run and the store at ``directory/bot.db``
+    (or at ``storage_url``, see `storage_line`); the stub's token comes from the
+    environment ServeProcess gives the server. ``extra_lines`` are appended as they are
+    (top-level keys not written here)."""
     lines = [
-        f"storage: {{url: 'sqlite:///{directory / 'bot.db'}'}}",
+        storage_line(directory, storage_url),
         "server: {shutdown_grace_seconds: 5}",
         "platforms: {stub: {enabled: true, dry_run: true, token: '${REVIEW_BOT_STUB_TOKEN}'}}",
         "logging: {json: true}",
     ]
     if workers:
         lines.append("workers: {" + ", ".join(f"{k}: {v}" for k, v in workers.items()) + "}")
+    lines.extend(extra_lines)
     path = directory / "config.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -63,9 +85,17 @@ def job_state(db: Path, job_id: int) -> JobState | None:
 
 
 class ServeProcess:
-    """One `review-bot serve`; its output goes to a log file beside the config."""
+    """One `review-bot serve`; its output goes to a log file beside the config. ``env``
+    is added to the server's environment (a PostgreSQL password under PG_PASSWORD_ENV)."""
 
-    def __init__(self, config: Path, cwd: Path, *, token: str = STUB_TOKEN) -> None:
+    def __init__(
+        self,
+        config: Path,
+        cwd: Path,
+        *,
+        token: str = STUB_TOKEN,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.token = token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -76,7 +106,7 @@ class ServeProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env={**os.environ, "REVIEW_BOT_STUB_TOKEN": token},
+            env={**os.environ, "REVIEW_BOT_STUB_TOKEN": token, **(env or {})},
             start_new_session=True,
         )
 
@@ -134,11 +164,12 @@ class ServeProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def service_config(tmp: Path) -> list[str]:
-    """The service settings the end-to-end tests share: a SQLite store in ``tmp``, short
-    backoffs, one analysis process and JSON logs."""
+def service_config(tmp: Path, *, storage_url: str | None = None) -> list[str]:
+    """The service settings the end-to-end tests share: a SQLite store in ``tmp`` (or the
+    PostgreSQL ``storage_url``, see `storage_line`), short backoffs, one analysis process
+    and JSON logs."""
     return [
-        f"storage: {{url: 'sqlite:///{tmp / 'bot.db'}'}}",
+        storage_line(tmp, storage_url),
         "server: {shutdown_grace_seconds: 5}",
         "workers: {analysis_processes: 1, backoff_base_seconds: 0.2, backoff_cap_seconds: 1}",
         "logging: {json: true}",
