@@ -31,12 +31,13 @@ class GerritService(ServiceUnderTest):
         gerrit: str = "",
         extra: str = "",
         reconcile: bool = False,
+        storage_url: str | None = None,
     ) -> None:
         self.fake = fake
         (tmp / "password").write_text(fake.password)
         (tmp / "token").write_text(TOKEN)
         lines = [
-            *service_config(tmp),
+            *service_config(tmp, storage_url=storage_url),  # PostgreSQL: replicas share it
             "platforms:",
             "  gerrit:",
             "    enabled: true",

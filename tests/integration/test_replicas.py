@@ -140,7 +140,13 @@ class Replicas:
     store on PostgreSQL) and one working directory; each logs to its own file there."""
 
     def __init__(
-        self, tmp: Path, fake: FakeGitHub, url: str, password: str, lease_seconds: int
+        self,
+        tmp: Path,
+        fake: FakeGitHub,
+        url: str,
+        password: str,
+        lease_seconds: int,
+        sweep_seconds: float | None = None,
     ) -> None:
         self.tmp = tmp
         self.password = password
@@ -160,6 +166,11 @@ class Replicas:
             "    webhook_secret_file: secret",
             "    token_file: token",
         ]
+        if sweep_seconds is None:
+            lines.insert(0, "reconcile: {enabled: false}")
+        else:  # the leader sweeps REPO every sweep_seconds
+            lines.insert(0, f"reconcile: {{interval_seconds: {sweep_seconds}, pause_seconds: 0}}")
+            lines.append(f"    repos: ['{REPO}']")
         self.config = tmp / "config.yaml"
         self.config.write_text("\n".join(lines) + "\n")
 
@@ -186,9 +197,13 @@ def replicas_of(tmp_path: Path) -> Iterator[Callable[..., Replicas]]:
     made: list[Replicas] = []
 
     def make(
-        fake: FakeGitHub, url: str, password: str, lease_seconds: int = LEASE_SECONDS
+        fake: FakeGitHub,
+        url: str,
+        password: str,
+        lease_seconds: int = LEASE_SECONDS,
+        sweep_seconds: float | None = None,
     ) -> Replicas:
-        made.append(Replicas(tmp_path, fake, url, password, lease_seconds))
+        made.append(Replicas(tmp_path, fake, url, password, lease_seconds, sweep_seconds))
         return made[-1]
 
     yield make
@@ -450,3 +465,38 @@ def test_a_short_store_outage_mid_job_does_not_fail_the_job(
     assert states[job_id] == "done", db.job(job_id)
     assert not any(r.get("message") == "job failed unexpectedly" for r in log_records(server))
     assert len(reviews(fake, 9)) == 1
+
+
+def test_a_delivery_refused_while_the_database_was_down_is_reviewed_by_the_sweep(
+    fake: FakeGitHub, own_pg_cluster: PgCluster, replicas_of
+) -> None:
+    """GitHub never redelivers a 503: the leader's next sweep finds the PR and reviews it."""
+    url = own_pg_cluster.create_database("jobs")
+    db = Db(own_pg_cluster, url)
+    group = replicas_of(fake, url, own_pg_cluster.password, sweep_seconds=10)
+    servers = group.start(2)
+
+    def swept() -> bool:
+        rows = db.rows("SELECT v FROM meta WHERE k = 'checkpoint:reconcile.github'")
+        return bool(rows)
+
+    wait_for(swept, 30, "the leader's first sweep")  # an empty repository: nothing queued
+    own_pg_cluster.stop()
+    pr = open_pr(fake, 60)  # opened (and its webhook sent) while the database is down
+    for server in servers:
+        wait_for(lambda s=server: readyz(s)[0] == 503, 30, f"{server.url}/readyz 503")
+    status, answer = send(servers[0], 60, pr)
+    assert status == 503, answer
+    own_pg_cluster.start()
+    wait_for(lambda: len(reviews(fake, 60)) >= 1, 90, "the sweep reviewing PR 60")
+    time.sleep(1)  # a second sweep or replica would post now, if it were to
+    assert len(reviews(fake, 60)) == 1
+    (row,) = db.rows("SELECT state FROM jobs WHERE change = '60'")
+    assert row == ("done",)
+    queued = [
+        r
+        for s in servers
+        for r in log_records(s)
+        if r.get("message") == "reconcile: queued a change no event had queued"
+    ]
+    assert [(r["change"], r["revision"]) for r in queued] == [("60", pr.head)]

@@ -454,19 +454,21 @@ def _stamp(since: float) -> str:
 
 
 CHECKPOINT_SECONDS = 5.0  # how often the stream's progress is stored, at most
+FIRST_CHECKPOINT_POLL = 0.2  # until the first one is stored
 
 
 async def _keep_checkpoint(stream: StreamListener, checkpoint: Checkpoint) -> None:
     """Store the stream's progress while it runs, so that whoever streams next (this
-    process restarted, or the replica that takes over) catches up from there."""
+    process restarted, or the replica that takes over) catches up from there. The first
+    mark is stored as soon as there is one: a leader that dies before any checkpoint
+    would leave its successor nothing to catch up from."""
     saved: float | None = None
     while True:
-        await asyncio.sleep(CHECKPOINT_SECONDS)
         mark = stream.progress()
         if mark is not None and mark != saved:
             try:
                 await checkpoint.save(mark)
+                saved = mark
             except Exception as exc:  # the store is down: the next round tries again
                 log.warning("stream checkpoint not saved: %s", exc)
-                continue
-            saved = mark
+        await asyncio.sleep(CHECKPOINT_SECONDS if saved is not None else FIRST_CHECKPOINT_POLL)
