@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from bot.config.models import ReconcileConfig
 from bot.errors import TransientError
@@ -48,6 +49,13 @@ class SweepResult:
         if self.retry_after is not None:
             return "rate_limited"
         return "partial" if self.failed else "ok"
+
+
+def _rate_limited(exc: Exception) -> TypeGuard[TransientError]:
+    """A platform's rate limit (GitHub answers 403 or 429 with the wait)."""
+    if not isinstance(exc, TransientError):
+        return False
+    return exc.status in (403, 429) and exc.retry_after is not None
 
 
 class Reconciler:
@@ -121,26 +129,13 @@ class Reconciler:
                 await self._sleep(self.settings.pause_seconds)
             try:
                 events = await self.adapter.open_changes(target, since)
-            except TransientError as exc:
+            except Exception as exc:  # a refusal (403, 404) or an outage: this target only
                 result.failed += 1
-                log.warning(
-                    "reconcile: listing %s failed: %s",
-                    target.name,
-                    exc,
-                    extra={"platform": platform},
-                )
-                if exc.retry_after is not None and exc.status in (403, 429):
+                extra = {"platform": platform}
+                log.warning("reconcile: listing %s failed: %s", target.name, exc, extra=extra)
+                if _rate_limited(exc):
                     result.retry_after = exc.retry_after
-                    break  # rate limited: every further call would be refused too
-                continue
-            except Exception as exc:  # a refusal (403, 404): this target only
-                result.failed += 1
-                log.warning(
-                    "reconcile: listing %s failed: %s",
-                    target.name,
-                    exc,
-                    extra={"platform": platform},
-                )
+                    break  # every further call would be refused too
                 continue
             for event in events:
                 queued = await self._enqueue(event)  # a store failure ends the sweep

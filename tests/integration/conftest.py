@@ -37,14 +37,18 @@ def _bindir_or_skip() -> Path:
     return bindir
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
+def _running_cluster() -> Iterator[PgCluster]:
     cluster = PgCluster(_bindir_or_skip())
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    yield from _running_cluster()
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +64,4 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
 
 @pytest.fixture
 def own_pg_cluster() -> Iterator[PgCluster]:
-    cluster = PgCluster(_bindir_or_skip())
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
+    yield from _running_cluster()

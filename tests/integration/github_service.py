@@ -51,6 +51,35 @@ def comment_event(
     return data
 
 
+def deliver(
+    base_url: str,
+    event: str,
+    data: dict[str, Any],
+    *,
+    delivery: str | None = None,
+    sign: Callable[[bytes], str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, Any]]:
+    """A webhook as GitHub sends it (signed with SECRET unless ``sign`` says otherwise)
+    to ``base_url``'s /webhooks/github: the status and the JSON answer."""
+    body = json.dumps(data).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": (sign or (lambda b: signature(SECRET.encode(), b)))(body),
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+    request = urllib.request.Request(
+        base_url + "/webhooks/github", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 class GitHubService(ServiceUnderTest):
     def __init__(
         self,
@@ -91,22 +120,7 @@ class GitHubService(ServiceUnderTest):
         delivery: str | None = None,
         sign: Callable[[bytes], str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        body = json.dumps(data).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-            "X-Hub-Signature-256": (sign or (lambda b: signature(SECRET.encode(), b)))(body),
-            "User-Agent": "GitHub-Hookshot/test",
-        }
-        request = urllib.request.Request(
-            self.server.url + "/webhooks/github", data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
+        return deliver(self.server.url, event, data, delivery=delivery, sign=sign)
 
     def review(self, action: str, number: int, head: str, base: str, **pr: Any) -> Any:
         """Send a signed pull_request delivery and wait for its job to finish."""

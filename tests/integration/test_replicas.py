@@ -20,7 +20,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +28,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.platforms.github.events import signature
 from bot.service.store.migrations import MIGRATIONS
 from tests.fakes.github import FakeGitHub, PullRequest
 from tests.fakes.serve_process import (
@@ -38,30 +36,11 @@ from tests.fakes.serve_process import (
     storage_line,
     write_config,
 )
-from tests.integration.github_service import REPO, SECRET, pr_event
+from tests.integration.github_service import REPO, SECRET, deliver, pr_event
+from tests.integration.test_github import BASE_TEST, HEAD_TEST, TEST
 from tests.pg_cluster import PgCluster
 
 LEASE_SECONDS = 2
-TEST = "nova/tests/functional/test_servers.py"
-BASE_TEST = """\
-from nova.tests.functional import integrated_helpers
-
-
-class ServersTest(integrated_helpers._IntegratedTestBase):
-
-    def test_list(self):
-        servers = self.api.get_servers()
-        self.assertEqual(1, len(servers))
-"""
-# One finding (unchecked-first-element) on an added line: one review per PR.
-HEAD_TEST = (
-    BASE_TEST
-    + """
-    def test_boot(self):
-        server = self.api.get_servers()[0]
-        self.assertEqual('ACTIVE', server['status'])
-"""
-)
 TERMINAL = ("done", "failed", "dead", "superseded")
 
 
@@ -215,24 +194,8 @@ def send(
     server: ServeProcess, number: int, pr: PullRequest, *, delivery: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """A signed pull_request (opened) delivery to ``server``: the status and JSON answer."""
-    body = json.dumps(pr_event("opened", number, pr.head, pr.base)).encode()
-    request = urllib.request.Request(
-        server.url + "/webhooks/github",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "pull_request",
-            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-            "X-Hub-Signature-256": signature(SECRET.encode(), body),
-            "User-Agent": "GitHub-Hookshot/test",
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    event = pr_event("opened", number, pr.head, pr.base)
+    return deliver(server.url, "pull_request", event, delivery=delivery, timeout=30)
 
 
 def readyz(server: ServeProcess) -> tuple[int, dict[str, Any]]:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import github
@@ -36,6 +36,7 @@ from github.Requester import Requester
 
 from bot.errors import IntakeError, PermanentError, TransientError
 
+T = TypeVar("T")
 # (endpoint template, HTTP status or "none"): what /metrics counts.
 RequestHook = Callable[[str, str], None]
 TOKEN_MARGIN = 300.0  # seconds before expiry that an installation token is renewed
@@ -180,9 +181,22 @@ class GitHubClient:
             cached = self._tokens.get(installation)
             if cached is not None and cached.expires - self._clock() > TOKEN_MARGIN:
                 return cached.value
-        endpoint = "POST /app/installations/{id}/access_tokens"
+        app = self._app
+        granted = self._as_app(
+            "POST /app/installations/{id}/access_tokens",
+            "201",
+            lambda: app.get_access_token(installation),
+        )
+        expires = granted.expires_at
+        token = _Token(granted.token, expires.timestamp() if isinstance(expires, datetime) else 0.0)
+        with self._lock:
+            self._tokens[installation] = token
+        return token.value
+
+    def _as_app(self, endpoint: str, ok: str, call: Callable[[], T]) -> T:
+        """A call PyGithub makes with the App's JWT, counted and mapped like ours."""
         try:
-            granted = self._app.get_access_token(installation)
+            result = call()
         except github.GithubException as exc:
             self._on_request(endpoint, str(exc.status))
             raise error_for(
@@ -191,12 +205,8 @@ class GitHubClient:
         except requests.RequestException as exc:
             self._on_request(endpoint, "none")
             raise TransientError(f"GitHub {endpoint}: {type(exc).__name__}") from None
-        self._on_request(endpoint, "201")
-        expires = granted.expires_at
-        token = _Token(granted.token, expires.timestamp() if isinstance(expires, datetime) else 0.0)
-        with self._lock:
-            self._tokens[installation] = token
-        return token.value
+        self._on_request(endpoint, ok)
+        return result
 
     def _requester(self, installation: int | None) -> Requester:
         if self._app is not None:
@@ -310,20 +320,11 @@ class GitHubClient:
 
     def installations(self) -> list[int]:
         """The App's installations (App JWT auth), through PyGithub's paginated list."""
-        assert self._app is not None, "only an App has installations"
-        endpoint = "GET /app/installations"
-        try:
-            ids = [inst.id for inst in self._app.get_installations()]
-        except github.GithubException as exc:
-            self._on_request(endpoint, str(exc.status))
-            raise error_for(
-                endpoint, exc.status, exc.headers or {}, exc.data, time.time()
-            ) from None
-        except requests.RequestException as exc:
-            self._on_request(endpoint, "none")
-            raise TransientError(f"GitHub {endpoint}: {type(exc).__name__}") from None
-        self._on_request(endpoint, "200")
-        return ids
+        app = self._app
+        assert app is not None, "only an App has installations"
+        return self._as_app(
+            "GET /app/installations", "200", lambda: [inst.id for inst in app.get_installations()]
+        )
 
     def installation_repos(self, installation: int) -> list[str]:
         """The full names of the repositories an installation can reach."""
