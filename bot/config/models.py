@@ -317,10 +317,14 @@ class StorageConfig(_WithSecrets):
 
     @model_validator(mode="after")
     def _password_for_postgres(self) -> StorageConfig:
-        unresolved = ENV_REFERENCE.fullmatch(self.url.strip()) is not None
-        if self.password is not None and not self.is_postgres and not unresolved:
+        if self.password is not None and not self.is_postgres and not self.url_unresolved:
             raise ValueError("password is for a postgresql:// storage.url")
         return self
+
+    @property
+    def url_unresolved(self) -> bool:
+        """The URL is still its ``${VAR}`` (loaded without secrets, the variable unset)."""
+        return ENV_REFERENCE.fullmatch(self.url.strip()) is not None
 
     @property
     def is_postgres(self) -> bool:

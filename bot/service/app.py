@@ -182,8 +182,6 @@ class _Webhooks:
             self.metrics.deliveries_deduplicated.labels(platform).inc()
             log.info("duplicate delivery", extra={**fields, "job_id": queued.job_id})
             return 202, {"status": "duplicate", "job_id": queued.job_id}
-        if self.worker is not None:
-            self.worker.wake()
         log.info(
             "queued (coalesced=%s, superseded=%s)",
             queued.coalesced,

@@ -32,7 +32,7 @@ INTERVAL = 600.0
 
 
 class Memory:
-    """A Checkpoint in memory; ``fail`` makes the next load raise (a store that is down)."""
+    """A Checkpoint in memory, with every value saved."""
 
     def __init__(self, value: float | None = None) -> None:
         self.value = value

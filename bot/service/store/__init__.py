@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from bot.config.secrets import ENV_REFERENCE
 from bot.errors import StoreError
 from bot.model import Job, JobKey, JobState
 
@@ -84,7 +83,7 @@ def open_store(config: Config, *, create: bool = True, check_schema: bool = True
     ``check_schema=False`` opens it with its schema as it is, for `db status`.
     """
     storage, w = config.storage, config.workers
-    if ENV_REFERENCE.fullmatch(storage.url.strip()):
+    if storage.url_unresolved:
         # Loaded without secrets (`jobs`, `db`) where the variable is not set.
         raise StoreError(storage.url, "storage.url: its environment variable is not set")
     policy = {
